@@ -1,0 +1,44 @@
+# yamori — the two commands of the README: `make run` and `make test`.
+# Both work on a fresh Debian machine as root: they install what they need first.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test venv system-deps lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 || scripts/install-system-deps.sh python
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## The main job on the embedded default: an inventory of this host, as a table.
+run: venv
+	$(BIN)/yamori host
+
+system-deps:
+	scripts/install-system-deps.sh test
+
+lint: venv
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: venv
+	$(BIN)/mypy
+
+unit: venv
+	$(BIN)/pytest -q
+
+## Everything CI runs: system packages for the real components, lint, types, the whole suite.
+test: system-deps venv lint typecheck unit
+
+bench: venv
+	$(BIN)/python bench/sbom_vs_trivy.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

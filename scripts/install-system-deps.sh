@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages yamori's tests use as real components (registry, skopeo,
+# mmdebstrap, podman, runc, umoci). Idempotent; quick when everything is present.
+set -euo pipefail
+what="${1:-test}"
+python_pkgs=(python3 python3-venv python3-pip)
+test_pkgs=(docker-registry skopeo mmdebstrap podman runc umoci apache2-utils zstd hyperfine ca-certificates)
+case "$what" in
+  python) pkgs=("${python_pkgs[@]}") ;;
+  test) pkgs=("${test_pkgs[@]}") ;;
+  *) echo "usage: $0 python|test" >&2; exit 2 ;;
+esac
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-system-deps: missing ${missing[*]}; run as root or install them" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,13 @@
+"""Catalogers: one module per file format, each registered with `@register`.
+
+Importing this package imports every built-in cataloger module so that they register.
+"""
+
+from importlib import import_module
+
+_BUILTIN = [
+    "osrelease",
+]
+
+for _module in _BUILTIN:
+    import_module(f"yamori.catalog.{_module}")

@@ -1,0 +1,19 @@
+"""The report-writer contract: one module per output format, each registered by name."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar, TextIO
+
+from yamori.model import ScanResult
+
+
+class ReportWriter(ABC):
+    name: ClassVar[str]
+    description: ClassVar[str]
+    # Some formats (table) are for people and may use colour on a terminal.
+    for_terminal: ClassVar[bool] = False
+
+    @abstractmethod
+    def write(self, result: ScanResult, out: TextIO) -> None:
+        """Write the whole result. Writers never drop `result.errors`: they are part of it."""

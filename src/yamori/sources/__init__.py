@@ -1,0 +1,1 @@
+"""Sources turn the outside world (images, directories, SBOM documents) into model objects."""

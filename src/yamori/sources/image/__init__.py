@@ -1,0 +1,1 @@
+"""Image sources: registry, OCI layout, docker archive, containers-storage."""
