@@ -1,0 +1,1 @@
+"""Real image fixtures: owned by the image-building work."""
