@@ -48,9 +48,7 @@ _FAMILY_BY_ID = {
     "azurelinux": "azurelinux",
 }
 
-_REDHAT_LIKE = re.compile(
-    r"^(?P<name>.+?) release (?P<version>[\d.]+)", re.IGNORECASE
-)
+_REDHAT_LIKE = re.compile(r"^(?P<name>.+?) release (?P<version>[\d.]+)", re.IGNORECASE)
 
 
 def parse_os_release(text: str) -> dict[str, str]:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated
 
 import typer
 
@@ -38,7 +38,9 @@ EXIT_INPUT_ERROR = 2
 
 FormatOpt = Annotated[
     str,
-    typer.Option("--format", "-f", help=f"Output format: {'|'.join(['table', 'json', 'cyclonedx', 'spdx'])}."),
+    typer.Option(
+        "--format", "-f", help=f"Output format: {'|'.join(['table', 'json', 'cyclonedx', 'spdx'])}."
+    ),
 ]
 OutputOpt = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write the report to FILE instead of stdout.")
@@ -191,8 +193,13 @@ def sbom(
     _run(
         target,
         lambda s, adv, tot: scan_any(target, s, options, adv, tot),
-        fmt=fmt, output=output, cache_dir=cache_dir, no_cache=no_cache,
-        quiet=quiet, debug=debug, parallel=parallel,
+        fmt=fmt,
+        output=output,
+        cache_dir=cache_dir,
+        no_cache=no_cache,
+        quiet=quiet,
+        debug=debug,
+        parallel=parallel,
     )
 
 
@@ -200,8 +207,9 @@ def sbom(
 def image(
     reference: Annotated[
         str,
-        typer.Argument(help="registry/repo:tag, @sha256:…, oci:DIR[:tag], docker-archive:FILE, "
-                       "containers-storage:NAME"),
+        typer.Argument(
+            help="registry/repo:tag, @sha256:…, oci:DIR[:tag], docker-archive:FILE, containers-storage:NAME"
+        ),
     ],
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
@@ -221,14 +229,19 @@ def image(
     _run(
         reference,
         lambda s, adv, tot: scan_image_reference(reference, s, options, adv, tot),
-        fmt=fmt, output=output, cache_dir=cache_dir, no_cache=no_cache,
-        quiet=quiet, debug=debug, parallel=parallel,
+        fmt=fmt,
+        output=output,
+        cache_dir=cache_dir,
+        no_cache=no_cache,
+        quiet=quiet,
+        debug=debug,
+        parallel=parallel,
     )
 
 
-def _directory_command(path: Path, scope: str, artifact_type: str, label: str) -> Callable[
-    [ScanSettings, ProgressCallback, ProgressCallback], ScanResult
-]:
+def _directory_command(
+    path: Path, scope: str, artifact_type: str, label: str
+) -> Callable[[ScanSettings, ProgressCallback, ProgressCallback], ScanResult]:
     def scan(settings: ScanSettings, advance: ProgressCallback, _total: ProgressCallback) -> ScanResult:
         settings.scope = scope
         if not path.is_dir():
@@ -249,9 +262,15 @@ def fs(
 ) -> None:
     """Inventory of a project directory, lockfiles included."""
     _run(
-        str(path), _directory_command(path, "fs", "filesystem", str(path)),
-        fmt=fmt, output=output, cache_dir=cache_dir, no_cache=True,
-        quiet=quiet, debug=debug, parallel=1,
+        str(path),
+        _directory_command(path, "fs", "filesystem", str(path)),
+        fmt=fmt,
+        output=output,
+        cache_dir=cache_dir,
+        no_cache=True,
+        quiet=quiet,
+        debug=debug,
+        parallel=1,
     )
 
 
@@ -266,9 +285,15 @@ def rootfs(
 ) -> None:
     """Inventory of an unpacked root filesystem (installed packages only, no lockfiles)."""
     _run(
-        str(path), _directory_command(path, "rootfs", "filesystem", str(path)),
-        fmt=fmt, output=output, cache_dir=cache_dir, no_cache=True,
-        quiet=quiet, debug=debug, parallel=1,
+        str(path),
+        _directory_command(path, "rootfs", "filesystem", str(path)),
+        fmt=fmt,
+        output=output,
+        cache_dir=cache_dir,
+        no_cache=True,
+        quiet=quiet,
+        debug=debug,
+        parallel=1,
     )
 
 
@@ -283,9 +308,15 @@ def host(
 ) -> None:
     """Inventory of the running host (skips /proc, /sys, /dev, /run and container storage)."""
     _run(
-        "host", _directory_command(root, "rootfs", "host", "host"),
-        fmt=fmt, output=output, cache_dir=cache_dir, no_cache=True,
-        quiet=quiet, debug=debug, parallel=1,
+        "host",
+        _directory_command(root, "rootfs", "host", "host"),
+        fmt=fmt,
+        output=output,
+        cache_dir=cache_dir,
+        no_cache=True,
+        quiet=quiet,
+        debug=debug,
+        parallel=1,
     )
 
 

@@ -46,10 +46,10 @@ def attribute_layers(
                 for pkg in result.packages:
                     first_seen.setdefault(pkg.key, index)
     for pkg in packages:
-        index = first_seen.get(pkg.key)
-        if index is None or index >= len(layers):
+        found = first_seen.get(pkg.key)
+        if found is None or found >= len(layers):
             continue
-        layer = layers[index]
+        layer = layers[found]
         pkg.layer_index = layer.index
         pkg.layer_digest = layer.digest
         pkg.layer_diff_id = layer.diff_id or None

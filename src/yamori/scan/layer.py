@@ -108,7 +108,7 @@ class _PathInput(FileInput):
             return handle.read()
 
     def open(self) -> IO[bytes]:
-        return open(self._real, "rb")  # noqa: SIM115 - the caller closes it
+        return open(self._real, "rb")
 
 
 class _CountingReader(io.RawIOBase):
@@ -199,9 +199,7 @@ class _BoundedDecompressor(io.RawIOBase):
         self._pending = self._pending[n:]
         self.produced += n
         if self.produced > self._limit:
-            raise ScanError(
-                f"layer expands beyond {self._limit} bytes; refusing it as a decompression bomb"
-            )
+            raise ScanError(f"layer expands beyond {self._limit} bytes; refusing it as a decompression bomb")
         return n
 
 
@@ -225,9 +223,7 @@ def _wanted_by(catalogers: Iterable[Cataloger], path: str, mode: int, size: int)
     return [c for c in catalogers if size <= c.max_size and c.wants(path, mode)]
 
 
-def _analyze_file(
-    catalogers: list[Cataloger], file: FileInput, analysis: LayerAnalysis, where: str
-) -> None:
+def _analyze_file(catalogers: list[Cataloger], file: FileInput, analysis: LayerAnalysis, where: str) -> None:
     for cataloger in catalogers:
         try:
             result = cataloger.analyze(file)
@@ -346,12 +342,12 @@ def _handle_member(
             kept_small[path] = (mode, data)
     else:
         spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed below
-            max_size=SPOOL_IN_MEMORY, dir=temp_dir
+            max_size=SPOOL_IN_MEMORY, dir=str(temp_dir) if temp_dir else None
         )
         try:
             while chunk := handle.read(1024 * 1024):
                 spool.write(chunk)
-            file = _SpooledInput(path, member.size, mode, spool)  # type: ignore[arg-type]
+            file = _SpooledInput(path, member.size, mode, spool)
             _analyze_file(wanted, file, analysis, where)
         finally:
             spool.close()

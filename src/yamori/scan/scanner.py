@@ -64,9 +64,7 @@ def _diff_ids(config: dict[str, object]) -> list[str]:
     return []
 
 
-def scan_image(
-    image: Image, settings: ScanSettings, progress: ProgressCallback | None = None
-) -> ScanResult:
+def scan_image(image: Image, settings: ScanSettings, progress: ProgressCallback | None = None) -> ScanResult:
     """Scan every layer of an image (cached layers are not read at all)."""
     catalogers = catalogers_for("image")
     cache = LayerCache(settings.cache_dir, cache_key()) if settings.use_cache else None
@@ -154,9 +152,7 @@ def scan_image(
         layers=layers,
         config=dict(config or {}),
     )
-    return ScanResult(
-        artifact=artifact, os=os_info, packages=packages, errors=errors, warnings=warnings
-    )
+    return ScanResult(artifact=artifact, os=os_info, packages=packages, errors=errors, warnings=warnings)
 
 
 def scan_tree(

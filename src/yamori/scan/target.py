@@ -73,8 +73,6 @@ def scan_any(
 
                 return read_sbom(path)
             if tarfile.is_tarfile(path):
-                return scan_image_reference(
-                    f"docker-archive:{path}", settings, options, progress, on_layers
-                )
+                return scan_image_reference(f"docker-archive:{path}", settings, options, progress, on_layers)
             raise ScanError(f"{path}: neither a directory, an SBOM document nor an image archive")
     return scan_image_reference(target, settings, options, progress, on_layers)

@@ -7,8 +7,7 @@ from importlib import import_module
 from yamori.sources.interface import ImageSource
 
 _SOURCES: dict[str, type[ImageSource]] = {}
-_BUILTIN: list[str] = [
-]
+_BUILTIN: list[str] = []
 DEFAULT_PREFIX = "registry"
 
 
