@@ -4,7 +4,7 @@
 set -euo pipefail
 what="${1:-test}"
 python_pkgs=(python3 python3-venv python3-pip)
-test_pkgs=(docker-registry skopeo mmdebstrap podman runc umoci apache2-utils zstd hyperfine ca-certificates)
+test_pkgs=(docker-registry skopeo mmdebstrap podman runc umoci apache2-utils zstd hyperfine ca-certificates rpm db5.3-util gpg rake time)
 case "$what" in
   python) pkgs=("${python_pkgs[@]}") ;;
   test) pkgs=("${test_pkgs[@]}") ;;

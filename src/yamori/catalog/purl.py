@@ -6,7 +6,6 @@ from urllib.parse import quote
 
 from yamori.model import OSInfo, Package, PackageType
 
-_SAFE = "/:@+"
 
 
 def _q(value: str, safe: str = "") -> str:
@@ -24,7 +23,11 @@ def purl_for(pkg: Package, os_info: OSInfo | None) -> str:
         if pkg.arch:
             qualifiers.append(("arch", pkg.arch))
         epoch = pkg.metadata.get("epoch")
-        if pkg.type is PackageType.RPM and epoch not in (None, "", 0, "0"):
+        if pkg.type is PackageType.DEB and ":" in version:
+            # dpkg spells the epoch inside the version; purls (as Trivy writes them) carry it
+            # as a qualifier for both deb and rpm.
+            epoch, version = version.split(":", 1)
+        if pkg.type is not PackageType.APK and epoch not in (None, "", 0, "0"):
             qualifiers.append(("epoch", str(epoch)))
         if os_info and os_info.version:
             qualifiers.append(("distro", f"{os_info.family}-{os_info.version}"))
@@ -41,7 +44,7 @@ def purl_for(pkg: Package, os_info: OSInfo | None) -> str:
         text += "/".join(_q(part) for part in namespace.split("/")) + "/"
     text += _q(name)
     if version:
-        text += "@" + _q(version, safe="+")
+        text += "@" + _q(version)
     if qualifiers:
         text += "?" + "&".join(f"{k}={_q(v)}" for k, v in sorted(qualifiers))
     return text
