@@ -7,7 +7,7 @@ from importlib import import_module
 from yamori.report.interface import ReportWriter
 
 _WRITERS: dict[str, type[ReportWriter]] = {}
-_BUILTIN = ["table", "json"]
+_BUILTIN = ["table", "json", "cyclonedx", "spdx"]
 
 
 def register(cls: type[ReportWriter]) -> type[ReportWriter]:
