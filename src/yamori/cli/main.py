@@ -140,7 +140,8 @@ def _run(
     except ScanError as exc:
         if debug:
             raise
-        raise fail(f"{label}: {exc}") from None
+        message = str(exc)
+        raise fail(message if message.startswith(label) else f"{label}: {message}") from None
     except KeyboardInterrupt:
         raise fail("interrupted", 130) from None
     _emit(result, fmt, output)

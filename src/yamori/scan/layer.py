@@ -154,7 +154,7 @@ class _BoundedDecompressor(io.RawIOBase):
         elif head.startswith(ZSTD_MAGIC):
             self._gzip = None
             self._zstd = zstandard.ZstdDecompressor().decompressobj()
-            self._pending = self._zstd.decompress(head)
+            self._pending = self._feed_zstd(head)
         else:
             self._gzip = None
             self._zstd = None
@@ -169,6 +169,17 @@ class _BoundedDecompressor(io.RawIOBase):
             out += self._gzip.decompress(rest)
         return out
 
+    def _feed_zstd(self, data: bytes) -> bytes:
+        # A layer may hold several zstd frames (zstd:chunked writes one per file group, plus
+        # skippable frames): a decompressobj stops after one, so start a new one on leftovers.
+        out = b""
+        while data:
+            if self._zstd.eof:
+                self._zstd = zstandard.ZstdDecompressor().decompressobj()
+            out += self._zstd.decompress(data)
+            data = self._zstd.unused_data if self._zstd.eof else b""
+        return out
+
     def readable(self) -> bool:
         return True
 
@@ -179,12 +190,14 @@ class _BoundedDecompressor(io.RawIOBase):
                 self._eof = True
                 if self._gzip is not None and not self._gzip.eof:
                     raise ScanError("layer is truncated: the gzip stream ends early")
+                if self._zstd is not None and not self._zstd.eof:
+                    raise ScanError("layer is truncated: the zstd stream ends early")
                 break
             try:
                 if self._gzip is not None:
                     self._pending = self._feed_gzip(chunk)
                 elif self._zstd is not None:
-                    self._pending = self._zstd.decompress(chunk)
+                    self._pending = self._feed_zstd(chunk)
                 else:
                     self._pending = chunk
             except zlib.error as exc:

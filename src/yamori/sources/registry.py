@@ -7,7 +7,12 @@ from importlib import import_module
 from yamori.sources.interface import ImageSource
 
 _SOURCES: dict[str, type[ImageSource]] = {}
-_BUILTIN: list[str] = []
+_BUILTIN: list[str] = [
+    "yamori.sources.image.registry_source",
+    "yamori.sources.image.oci_layout",
+    "yamori.sources.image.docker_archive",
+    "yamori.sources.image.containers_storage",
+]
 DEFAULT_PREFIX = "registry"
 
 
