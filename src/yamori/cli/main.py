@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from yamori import __version__
+from yamori.config import ConfigError, command_defaults
 from yamori.config import cache_dir as default_cache_dir
 from yamori.model import ScanResult
 from yamori.report.registry import formats, writer
@@ -325,6 +326,28 @@ def host(
 def version() -> None:
     """Print yamori's version."""
     typer.echo(f"yamori {__version__}")
+
+
+@app.callback()
+def _load_config(ctx: typer.Context) -> None:
+    """Option defaults from ~/.config/yamori/config.yaml (see yamori.config.command_defaults)."""
+    commands = getattr(ctx.command, "commands", {}) or {}
+    try:
+        defaults = command_defaults(list(commands))
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    default_map: dict[str, dict[str, object]] = {}
+    for name, values in defaults.items():
+        # The file speaks in flag names (format, cache-dir); click wants parameter names (fmt).
+        by_flag = {
+            opt.lstrip("-").replace("-", "_"): param.name
+            for param in commands[name].params
+            for opt in getattr(param, "opts", [])
+            if opt.startswith("--") and param.name
+        }
+        default_map[name] = {by_flag[key]: value for key, value in values.items() if key in by_flag}
+    if default_map:
+        ctx.default_map = {**default_map, **(ctx.default_map or {})}
 
 
 def main() -> None:

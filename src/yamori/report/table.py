@@ -26,7 +26,8 @@ class TableWriter(ReportWriter):
         if result.os:
             title += f" — {result.os.name or result.os.family} {result.os.version}".rstrip()
         show_layers = bool(artifact.layers)
-        table = Table(title=title, title_justify="left", show_lines=False)
+        console.print(title, highlight=False, soft_wrap=True)
+        table = Table(show_lines=False)
         table.add_column("Type")
         table.add_column("Name", overflow="fold")
         table.add_column("Version", overflow="fold")
