@@ -62,7 +62,9 @@ def test_plain_gzip_and_zstd_layers_give_the_same_result_and_diff_id() -> None:
 
 
 def test_whiteouts_and_opaque_directories_are_recorded_not_analysed() -> None:
-    raw = _tar([("usr/lib/.wh.os-release", b""), ("opt/app/.wh..wh..opq", b""), ("./etc/os-release", OS_RELEASE)])
+    raw = _tar(
+        [("usr/lib/.wh.os-release", b""), ("opt/app/.wh..wh..opq", b""), ("./etc/os-release", OS_RELEASE)]
+    )
     analysis = analyze_tar_stream(io.BytesIO(raw), [OSReleaseCataloger()], where="t")
     assert analysis.whiteouts == ["usr/lib/os-release"]
     assert analysis.opaque_dirs == ["opt/app"]
@@ -72,7 +74,10 @@ def test_whiteouts_and_opaque_directories_are_recorded_not_analysed() -> None:
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
-        (("../../etc/os-release", OS_RELEASE), "skipped entry '../../etc/os-release': its path leaves the root"),
+        (
+            ("../../etc/os-release", OS_RELEASE),
+            "skipped entry '../../etc/os-release': its path leaves the root",
+        ),
         (("/etc/os-release", OS_RELEASE), "skipped entry '/etc/os-release': its path leaves the root"),
         (_special("etc/evil", tarfile.SYMTYPE, "../../../../root"), "skipped symlink 'etc/evil'"),
         (_special("etc/os-release", tarfile.LNKTYPE, "../outside"), "skipped hardlink 'etc/os-release'"),
@@ -84,7 +89,9 @@ def test_hostile_entries_are_skipped_with_a_warning(
     entry: tarfile.TarInfo | tuple[str, bytes], message: str, tmp_path: Path
 ) -> None:
     raw = _tar([entry, ("usr/lib/os-release", OS_RELEASE)])
-    analysis = analyze_tar_stream(io.BytesIO(raw), [OSReleaseCataloger()], where="img layer 0", temp_dir=tmp_path)
+    analysis = analyze_tar_stream(
+        io.BytesIO(raw), [OSReleaseCataloger()], where="img layer 0", temp_dir=tmp_path
+    )
     assert any(message in w and w.startswith("img layer 0:") for w in analysis.warnings), analysis.warnings
     # The rest of the layer is still analysed, and the hostile entry produced no result.
     assert list(analysis.results["os-release"]) == ["usr/lib/os-release"]
@@ -92,7 +99,12 @@ def test_hostile_entries_are_skipped_with_a_warning(
 
 
 def test_hardlink_to_a_wanted_file_is_analysed_under_its_own_path() -> None:
-    raw = _tar([("usr/lib/os-release", OS_RELEASE), _special("etc/os-release", tarfile.LNKTYPE, "usr/lib/os-release")])
+    raw = _tar(
+        [
+            ("usr/lib/os-release", OS_RELEASE),
+            _special("etc/os-release", tarfile.LNKTYPE, "usr/lib/os-release"),
+        ]
+    )
     analysis = analyze_tar_stream(io.BytesIO(raw), [OSReleaseCataloger()], where="t")
     assert sorted(analysis.results["os-release"]) == ["etc/os-release", "usr/lib/os-release"]
 
@@ -115,18 +127,18 @@ def test_truncated_gzip_is_an_error() -> None:
 def test_corrupt_gzip_is_an_error() -> None:
     blob = bytearray(gzip.compress(_tar([("etc/os-release", OS_RELEASE)])))
     blob[20:40] = b"\xff" * 20
-    with pytest.raises(ScanError, match="gzip|truncated|tar"):
+    with pytest.raises(ScanError, match=r"gzip|truncated|tar"):
         _analyze(bytes(blob))
 
 
 def test_truncated_zstd_is_an_error() -> None:
     blob = zstandard.ZstdCompressor().compress(_tar([("etc/os-release", OS_RELEASE), ("x", b"y" * 50000)]))
-    with pytest.raises(ScanError, match="truncated|zstd|tar"):
+    with pytest.raises(ScanError, match=r"truncated|zstd|tar"):
         _analyze(blob[: len(blob) // 2])
 
 
 def test_garbage_is_not_a_tar() -> None:
-    with pytest.raises(ScanError, match="not a valid tar archive|truncated"):
+    with pytest.raises(ScanError, match=r"not a valid tar archive|truncated"):
         _analyze(b"this is not a layer at all" * 100)
 
 

@@ -7,6 +7,15 @@ from importlib import import_module
 
 _BUILTIN = [
     "osrelease",
+    "dpkg",
+    "apk",
+    "rpm",
+    "python",
+    "node",
+    "golang",
+    "java",
+    "ruby",
+    "rust",
 ]
 
 for _module in _BUILTIN:

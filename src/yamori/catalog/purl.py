@@ -7,7 +7,6 @@ from urllib.parse import quote
 from yamori.model import OSInfo, Package, PackageType
 
 
-
 def _q(value: str, safe: str = "") -> str:
     return quote(value, safe=safe)
 

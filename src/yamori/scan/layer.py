@@ -94,7 +94,32 @@ class _SpooledInput(FileInput):
 
     def open(self) -> IO[bytes]:
         self._spool.seek(0)
-        return self._spool
+        return _SharedView(self._spool)  # type: ignore[return-value]
+
+
+class _SharedView(io.RawIOBase):
+    """A stream over the layer's spool that a cataloger may close without closing the spool:
+    every cataloger that wants the file gets its own `open()` and its own `with` block."""
+
+    def __init__(self, spool: IO[bytes]) -> None:
+        self._spool = spool
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._spool.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._spool.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._spool.tell()
 
 
 class _PathInput(FileInput):
