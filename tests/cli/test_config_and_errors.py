@@ -36,13 +36,18 @@ def test_config_file_sets_defaults_and_flags_win(
     assert "Alpine Linux v3.20" in result.stdout
 
 
-def test_bad_config_is_a_one_line_error(rootfs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_config_is_a_one_line_error(
+    rootfs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("rootfs: [1, 2]\n")
     monkeypatch.setenv("YAMORI_CONFIG", str(config))
     result = CliRunner().invoke(app, ["rootfs", str(rootfs)])
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"yamori: error: {config}: 'rootfs' must be a mapping of option names to values"
+    assert (
+        result.stderr.strip()
+        == f"yamori: error: {config}: 'rootfs' must be a mapping of option names to values"
+    )
 
 
 @pytest.mark.parametrize(
