@@ -1,4 +1,8 @@
-"""Registry of report writers, keyed by `--format` name."""
+"""Registry of report writers, keyed by `--format` name.
+
+Names map to modules, and a module is imported only when its format is asked for: the CycloneDX
+writer pulls in cyclonedx-python-lib, which costs more start-up time than a whole cached scan.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,13 @@ from importlib import import_module
 from yamori.report.interface import ReportWriter
 
 _WRITERS: dict[str, type[ReportWriter]] = {}
-_BUILTIN = ["table", "json", "cyclonedx", "spdx"]
+# format name → module that registers it (adding a format: one module + one line here)
+_BUILTIN = {
+    "table": "yamori.report.table",
+    "json": "yamori.report.json",
+    "cyclonedx": "yamori.report.cyclonedx",
+    "spdx": "yamori.report.spdx",
+}
 
 
 def register(cls: type[ReportWriter]) -> type[ReportWriter]:
@@ -15,13 +25,9 @@ def register(cls: type[ReportWriter]) -> type[ReportWriter]:
     return cls
 
 
-def _load() -> None:
-    for module in _BUILTIN:
-        import_module(f"yamori.report.{module}")
-
-
 def writer(name: str) -> ReportWriter:
-    _load()
+    if name not in _WRITERS and name in _BUILTIN:
+        import_module(_BUILTIN[name])
     try:
         return _WRITERS[name]()
     except KeyError:
@@ -29,5 +35,4 @@ def writer(name: str) -> ReportWriter:
 
 
 def formats() -> list[str]:
-    _load()
-    return list(_WRITERS)
+    return list(dict.fromkeys([*_BUILTIN, *_WRITERS]))

@@ -1,4 +1,8 @@
-"""Registry of image sources, keyed by the reference prefix that selects them."""
+"""Registry of image sources, keyed by the reference prefix that selects them.
+
+Prefixes map to modules, imported only when a reference uses them (the registry client pulls in
+httpx, which a scan of a local archive does not need).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,13 @@ from importlib import import_module
 from yamori.sources.interface import ImageSource
 
 _SOURCES: dict[str, type[ImageSource]] = {}
-_BUILTIN: list[str] = [
-    "yamori.sources.image.registry_source",
-    "yamori.sources.image.oci_layout",
-    "yamori.sources.image.docker_archive",
-    "yamori.sources.image.containers_storage",
-]
+# prefix → module that registers it (adding a source: one module + one line here)
+_BUILTIN = {
+    "registry": "yamori.sources.image.registry_source",
+    "oci": "yamori.sources.image.oci_layout",
+    "docker-archive": "yamori.sources.image.docker_archive",
+    "containers-storage": "yamori.sources.image.containers_storage",
+}
 DEFAULT_PREFIX = "registry"
 
 
@@ -21,21 +26,16 @@ def register(cls: type[ImageSource]) -> type[ImageSource]:
     return cls
 
 
-def _load() -> None:
-    for module in _BUILTIN:
-        import_module(module)
-
-
 def image_source(prefix: str) -> ImageSource:
-    _load()
+    if prefix not in _SOURCES and prefix in _BUILTIN:
+        import_module(_BUILTIN[prefix])
     if prefix not in _SOURCES:
         raise KeyError(prefix)
     return _SOURCES[prefix]()
 
 
 def prefixes() -> list[str]:
-    _load()
-    return sorted(_SOURCES)
+    return sorted({*_BUILTIN, *_SOURCES})
 
 
 def split_reference(target: str) -> tuple[str, str]:
@@ -43,12 +43,11 @@ def split_reference(target: str) -> tuple[str, str]:
 
     `docker://` is accepted as skopeo spells registry references.
     """
-    _load()
     if target.startswith("docker://"):
         return DEFAULT_PREFIX, target[len("docker://") :]
     prefix, sep, rest = target.partition(":")
-    if sep and prefix in _SOURCES and prefix != DEFAULT_PREFIX:
+    if prefix == DEFAULT_PREFIX and rest[:1].isdigit():
+        return DEFAULT_PREFIX, target  # a registry host named "registry" with a port
+    if sep and prefix in prefixes():
         return prefix, rest
-    if sep and prefix == DEFAULT_PREFIX:
-        return DEFAULT_PREFIX, rest
     return DEFAULT_PREFIX, target
