@@ -50,11 +50,11 @@ def command_defaults(commands: list[str]) -> dict[str, dict[str, object]]:
 
     Command-line flags and YAMORI_* variables still win over the file.
     """
-    import yaml
-
     path = config_file()
     if not path.is_file():
         return {}
+    import yaml  # only with a file to read: importing PyYAML costs more than the rest of start-up
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:

@@ -75,6 +75,25 @@ def test_a_prefix_that_is_not_a_directory_boundary_is_not_deleted() -> None:
     assert list(apply_layers(layers)["dpkg"]) == ["etc/foobar"]
 
 
+def test_whiteouts_match_whole_path_components_only() -> None:
+    """The whiteout test looks up each directory prefix of a path; check it against the rule
+    itself (`d`, or anything below `d/`) on paths with every kind of near miss."""
+    paths = ["a", "ab", "a/b", "a/bc", "a/b/c", "a.b/c", "b/a", "a//b", "c/a/b"]
+    whiteouts = ["a/b", "x", "b", "a/"]
+
+    def below(path: str, directory: str) -> bool:
+        return path == directory or path.startswith(directory + "/")
+
+    view = apply_layers([_layer({p: [] for p in paths}), _layer({}, whiteouts=whiteouts)])
+    expected = [p for p in paths if not any(below(p, d) for d in whiteouts)]
+    assert list(view["dpkg"]) == expected == ["a", "ab", "a/bc", "a.b/c", "c/a/b"]
+
+
+def test_an_opaque_root_hides_everything_before() -> None:
+    layers = [_layer({"etc/foo": [], "usr/bin/x": []}), _layer({"etc/bar": []}, opaque_dirs=[""])]
+    assert list(apply_layers(layers)["dpkg"]) == ["etc/bar"]
+
+
 def test_cache_round_trip_and_key_mismatch(tmp_path: Path) -> None:
     analysis = LayerAnalysis(
         results={

@@ -18,11 +18,14 @@ binary is only read.
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING
 
-from yamori.catalog.elf import ElfFile, is_elf
 from yamori.catalog.interface import Cataloger, FileInput, FileResult
 from yamori.catalog.registry import register
 from yamori.model import Package, PackageType
+
+if TYPE_CHECKING:
+    from yamori.catalog.elf import ElfFile
 
 BUILDINFO_MAGIC = b"\xff Go buildinf:"
 HEADER_SIZE = 32
@@ -206,6 +209,9 @@ class GoBinaryCataloger(Cataloger):
         return bool(mode & 0o111) and not path.endswith(SCRIPT_SUFFIXES)
 
     def analyze(self, file: FileInput) -> FileResult | None:
+        # Imported here, not at module level: a cached scan never reads a binary.
+        from yamori.catalog.elf import ElfFile, is_elf
+
         with file.open() as stream:
             if not is_elf(stream.read(4)):
                 return None

@@ -17,13 +17,15 @@ from __future__ import annotations
 import io
 import posixpath
 import re
-import zipfile
 import zlib
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from yamori.catalog.interface import Cataloger, FileInput, FileResult
 from yamori.catalog.registry import register
 from yamori.model import Package, PackageType
+
+if TYPE_CHECKING:
+    import zipfile
 
 ARCHIVE_SUFFIXES = (".jar", ".war", ".ear", ".par")
 MAX_DEPTH = 4
@@ -74,6 +76,8 @@ class _Budget:
 
 def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
     """An entry's bytes, refusing entries that declare or turn out to be larger than `limit`."""
+    import zipfile  # already loaded by `_archive_packages`: a dictionary look-up
+
     if info.file_size > limit:
         raise ValueError(f"{info.filename} is larger than {limit} bytes")
     try:
@@ -90,6 +94,8 @@ def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> 
 def _archive_packages(
     stream: IO[bytes], file_name: str, location: str, inner_path: str, depth: int, budget: _Budget
 ) -> list[Package]:
+    import zipfile  # here, not at module level: only archives need it, most scans have none
+
     try:
         archive = zipfile.ZipFile(stream)
     except (zipfile.BadZipFile, OSError) as exc:

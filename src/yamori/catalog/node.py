@@ -18,16 +18,9 @@ import posixpath
 import re
 from typing import Any
 
-import yaml
-
 from yamori.catalog.interface import Cataloger, FileInput, FileResult
 from yamori.catalog.registry import register
 from yamori.model import Package, PackageType
-
-try:
-    _YamlLoader: Any = yaml.CBaseLoader
-except AttributeError:  # PyYAML built without libyaml
-    _YamlLoader = yaml.BaseLoader
 
 LOCKFILES = ("package-lock.json", "yarn.lock", "pnpm-lock.yaml")
 
@@ -201,14 +194,26 @@ def parse_yarn_lock(text: str, location: str) -> list[Package]:
     return out.packages()
 
 
+def _load_yaml(text: str, what: str) -> Any:
+    """Parse a YAML lockfile into plain strings, lists and dicts (no YAML type resolution).
+
+    PyYAML is imported here rather than at module level: only yarn berry and pnpm lockfiles need
+    it, and importing it costs more start-up time than everything else the catalogers import.
+    """
+    import yaml
+
+    loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # libyaml's when PyYAML has it
+    try:
+        return yaml.load(text, Loader=loader)
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise ValueError(f"bad {what}: {exc}") from None
+
+
 _BERRY_SKIP = ("workspace:", "patch:", "link:", "portal:", "file:", "exec:")
 
 
 def _parse_yarn_berry(text: str, location: str) -> list[Package]:
-    try:
-        lock = yaml.load(text, Loader=_YamlLoader)
-    except (yaml.YAMLError, RecursionError) as exc:
-        raise ValueError(f"bad yarn.lock: {exc}") from None
+    lock = _load_yaml(text, "yarn.lock")
     if not isinstance(lock, dict):
         raise ValueError("yarn.lock is not a mapping")
     out = _Collector(location)
@@ -249,10 +254,7 @@ def _split_pnpm_key(key: str, v5: bool = False) -> tuple[str, str]:
 def parse_pnpm_lock(text: str, location: str) -> list[Package]:
     """pnpm-lock.yaml: v5/v6 mark `dev` per package; v9 does not, so dev is worked out from the
     importers' dependency lists and the snapshot graph."""
-    try:
-        lock = yaml.load(text, Loader=_YamlLoader)
-    except (yaml.YAMLError, RecursionError) as exc:
-        raise ValueError(f"bad pnpm-lock.yaml: {exc}") from None
+    lock = _load_yaml(text, "pnpm-lock.yaml")
     if not isinstance(lock, dict):
         raise ValueError("pnpm-lock.yaml is not a mapping")
     packages = lock.get("packages") or {}

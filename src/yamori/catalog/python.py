@@ -8,7 +8,6 @@ layer can replace either without the other; `finalize` joins them on the final v
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import io
 import posixpath
@@ -67,6 +66,8 @@ def licenses_from(fields: Mapping[str, list[str]]) -> list[str]:
 
 def _record_files(text: str, base_dir: str) -> list[str]:
     """Absolute paths from a RECORD (CSV, paths relative to the site-packages directory)."""
+    import csv  # here, not at module level: a cached scan never reads a RECORD
+
     files: list[str] = []
     for row in csv.reader(io.StringIO(text)):
         if row and row[0]:

@@ -21,14 +21,11 @@ transactions the log still holds, so the gap is visible rather than silent.
 from __future__ import annotations
 
 import posixpath
-import sqlite3
 import struct
 from collections.abc import Mapping
 
-from yamori.catalog import rpmdb_bdb, rpmdb_ndb
 from yamori.catalog.interface import Cataloger, FileInput, FileResult
 from yamori.catalog.registry import register
-from yamori.catalog.rpmdb_header import package_from_header
 from yamori.model import Package
 
 DB_DIRS = ("usr/lib/sysimage/rpm", "var/lib/rpm")
@@ -53,6 +50,8 @@ def read_sqlite_blobs(data: bytes) -> list[bytes]:
     it is (bytes 18-19 = 2), so the copy is switched to rollback-journal mode first; the pages
     themselves are unchanged.
     """
+    import sqlite3  # here, not at module level: loading the extension is wasted on non-rpm scans
+
     if not data.startswith(SQLITE_MAGIC) or len(data) < 100:
         raise ValueError("not an SQLite database")
     image = bytearray(data)
@@ -98,6 +97,8 @@ def count_wal_commits(data: bytes) -> int:
 
 
 def packages_from_blobs(blobs: list[bytes], location: str) -> list[Package]:
+    from yamori.catalog.rpmdb_header import package_from_header
+
     packages = []
     for blob in blobs:
         pkg = package_from_header(blob, location)
@@ -131,6 +132,10 @@ class RpmCataloger(Cataloger):
                     "packages they installed or removed are not reflected"
                 )
             return None
+        # The database readers are imported here, not at module level: most images have no
+        # rpm database, and a cached scan reads none.
+        from yamori.catalog import rpmdb_bdb, rpmdb_ndb
+
         try:
             if base == SQLITE_NAME:
                 blobs = read_sqlite_blobs(data)

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import json
 import posixpath
-import tomllib
 import zlib
 from typing import Any
 
-from yamori.catalog.elf import ElfFile, is_elf
 from yamori.catalog.golang import SCRIPT_SUFFIXES
 from yamori.catalog.interface import Cataloger, FileInput, FileResult
 from yamori.catalog.registry import register
@@ -70,6 +68,9 @@ class RustBinaryCataloger(Cataloger):
         return bool(mode & 0o111) and not path.endswith(SCRIPT_SUFFIXES)
 
     def analyze(self, file: FileInput) -> FileResult | None:
+        # Imported here, not at module level: a cached scan never reads a binary.
+        from yamori.catalog.elf import ElfFile, is_elf
+
         with file.open() as stream:
             if not is_elf(stream.read(4)):
                 return None
@@ -81,6 +82,8 @@ class RustBinaryCataloger(Cataloger):
 
 def parse_cargo_lock(text: str, location: str) -> list[Package]:
     """Every `[[package]]` of a Cargo.lock (versions 1 to 4 share this table)."""
+    import tomllib  # here, not at module level: only project scans with a Cargo.lock need it
+
     try:
         data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, RecursionError) as exc:  # hostile nesting too

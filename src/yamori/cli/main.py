@@ -3,6 +3,10 @@
 Exit codes follow the convention of the whole tool: 0 ok, 1 findings at or above `--fail-on`
 (later commands), 2 usage or input error — including a scan that could only be done in part,
 whose partial result is still written.
+
+Only what every command needs is imported at module level; the scanner (catalogers, layer
+reader, cache) is imported by the commands that scan, so `yamori version` and `--help` start
+without it.
 """
 
 from __future__ import annotations
@@ -12,19 +16,21 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from yamori import __version__
+from yamori.cli.quickparams import QuickCommand, QuickGroup
 from yamori.config import ConfigError, command_defaults
 from yamori.config import cache_dir as default_cache_dir
-from yamori.model import ScanResult
 from yamori.report.registry import formats, writer
 from yamori.scan.errors import ScanError
-from yamori.scan.scanner import ProgressCallback, ScanSettings
-from yamori.scan.target import scan_any, scan_directory, scan_image_reference
-from yamori.sources.interface import SourceOptions
+
+if TYPE_CHECKING:
+    from yamori.model import ScanResult
+    from yamori.scan.scanner import ProgressCallback, ScanSettings
+    from yamori.sources.interface import SourceOptions
 
 app = typer.Typer(
     name="yamori",
@@ -32,6 +38,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=QuickGroup,
 )
 
 EXIT_OK = 0
@@ -132,6 +139,8 @@ def _run(
 ) -> None:
     if fmt not in formats():
         raise fail(f"unknown format {fmt!r}; choose one of: {', '.join(formats())}")
+    from yamori.scan.scanner import ScanSettings
+
     settings = ScanSettings(
         cache_dir=cache_dir or default_cache_dir(), use_cache=not no_cache, parallel_layers=parallel
     )
@@ -159,6 +168,8 @@ def _options(
     password: str | None,
     storage_root: Path | None,
 ) -> SourceOptions:
+    from yamori.sources.interface import SourceOptions
+
     return SourceOptions(
         platform=platform,
         insecure=insecure,
@@ -168,7 +179,7 @@ def _options(
     )
 
 
-@app.command()
+@app.command(cls=QuickCommand)
 def sbom(
     target: Annotated[
         str,
@@ -191,6 +202,8 @@ def sbom(
     debug: DebugOpt = False,
 ) -> None:
     """Software bill of materials of any target (CycloneDX by default)."""
+    from yamori.scan.target import scan_any
+
     options = _options(platform, insecure, username, password, storage_root)
     _run(
         target,
@@ -205,7 +218,7 @@ def sbom(
     )
 
 
-@app.command()
+@app.command(cls=QuickCommand)
 def image(
     reference: Annotated[
         str,
@@ -227,6 +240,8 @@ def image(
     debug: DebugOpt = False,
 ) -> None:
     """Inventory of a container image, each package with the layer that introduced it."""
+    from yamori.scan.target import scan_image_reference
+
     options = _options(platform, insecure, username, password, storage_root)
     _run(
         reference,
@@ -248,12 +263,14 @@ def _directory_command(
         settings.scope = scope
         if not path.is_dir():
             raise ScanError(f"{path}: not a directory")
+        from yamori.scan.target import scan_directory
+
         return scan_directory(path, settings, artifact_type=artifact_type, progress=advance)
 
     return scan
 
 
-@app.command()
+@app.command(cls=QuickCommand)
 def fs(
     path: Annotated[Path, typer.Argument(help="A project directory (lockfiles count).")],
     fmt: FormatOpt = "table",
@@ -276,7 +293,7 @@ def fs(
     )
 
 
-@app.command()
+@app.command(cls=QuickCommand)
 def rootfs(
     path: Annotated[Path, typer.Argument(help="An unpacked root filesystem.")],
     fmt: FormatOpt = "table",
@@ -299,7 +316,7 @@ def rootfs(
     )
 
 
-@app.command()
+@app.command(cls=QuickCommand)
 def host(
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
@@ -322,7 +339,7 @@ def host(
     )
 
 
-@app.command()
+@app.command(cls=QuickCommand)
 def version() -> None:
     """Print yamori's version."""
     typer.echo(f"yamori {__version__}")

@@ -6,7 +6,6 @@ every report writer, the store and the server handle a single shape.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -81,5 +80,7 @@ class Finding:
 
     @property
     def id(self) -> str:
+        import hashlib  # here, not at module level: loading OpenSSL is wasted on scans with no findings
+
         parts = "\x1f".join((self.rule_id, self.account, self.region, self.resource, self.sub_key))
         return hashlib.sha256(parts.encode()).hexdigest()[:32]

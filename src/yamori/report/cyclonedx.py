@@ -9,7 +9,7 @@ for — source package, introducing layer, location — goes into `yamori:` prop
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableSet, Sequence
 from typing import TextIO
 
 from cyclonedx.model import Property
@@ -71,12 +71,17 @@ def _parse_purl(text: str) -> PackageURL | None:
         return None
 
 
-def package_refs(result: ScanResult) -> list[str]:
-    """Unique, stable bom-refs: the purl, made unique for copies found at several locations."""
-    keys = []
-    for pkg in result.packages:
-        purl = vocab.package_purl(pkg, result.os)
-        keys.append(purl or f"yamori:{pkg.type.value}/{pkg.name}@{pkg.version}")
+def package_refs(result: ScanResult, purls: Sequence[str] | None = None) -> list[str]:
+    """Unique, stable bom-refs: the purl, made unique for copies found at several locations.
+
+    `purls` are the packages' purls when the caller has them already (deriving one is not free).
+    """
+    if purls is None:
+        purls = [vocab.package_purl(pkg, result.os) for pkg in result.packages]
+    keys = [
+        purl or f"yamori:{pkg.type.value}/{pkg.name}@{pkg.version}"
+        for pkg, purl in zip(result.packages, purls, strict=True)
+    ]
     counts: dict[str, int] = {}
     for key in keys:
         counts[key] = counts.get(key, 0) + 1
@@ -85,6 +90,35 @@ def package_refs(result: ScanResult) -> list[str]:
         for key, pkg in zip(keys, result.packages, strict=True)
     ]
     return vocab.unique_refs(keyed)
+
+
+def _insertion_order(component: Component) -> tuple[str, bool, str, str, bool, str, str]:
+    """The order cyclonedx-python-lib keeps components in, for the fields that decide it here.
+
+    The library compares components by a long tuple (type, group, name, version, bom-ref, …),
+    with `None` after any value; bom-refs are unique, so nothing past them is ever reached.
+    Adding components in this order costs one comparison each instead of a binary search over
+    expensive tuples. Were the order ever off, the library still sorts correctly, only slower.
+    """
+    return (
+        component.type.value,
+        component.group is None,
+        component.group or "",
+        component.name,
+        component.version is None,
+        component.version or "",
+        component.bom_ref.value or "",
+    )
+
+
+def _add_sorted(target: MutableSet[Dependency], dependencies: Iterable[Dependency]) -> None:
+    """Add dependencies in bom-ref order (how the library sorts refs that are all distinct).
+
+    A `SortedSet` built from a list sorts a hash-ordered copy of it; adding values already in
+    order appends each after a single comparison.
+    """
+    for dependency in sorted(dependencies, key=lambda d: d.ref.value or ""):
+        target.add(dependency)
 
 
 def build_bom(result: ScanResult) -> Bom:
@@ -104,6 +138,7 @@ def build_bom(result: ScanResult) -> Bom:
     )
     bom = Bom(metadata=metadata)
 
+    components: list[Component] = []
     os_component: Component | None = None
     if result.os:
         os_component = Component(
@@ -113,15 +148,22 @@ def build_bom(result: ScanResult) -> Bom:
             bom_ref=f"yamori:os:{result.os.family}-{result.os.version}",
             properties=_properties(vocab.os_properties(result.os)),
         )
-        bom.components.add(os_component)
+        components.append(os_component)
 
+    # Images repeat the same few licence lists hundreds of times; the License objects are
+    # immutable in practice, so one set per distinct list serves every component that has it.
+    licences_by_texts: dict[tuple[str, ...], list[License]] = {}
     os_children: list[Dependency] = []
     root_children: list[Dependency] = []
     leaves: list[Dependency] = []
-    for pkg, ref in zip(result.packages, package_refs(result), strict=True):
-        purl_text = vocab.package_purl(pkg, result.os)
+    purls = [vocab.package_purl(pkg, result.os) for pkg in result.packages]
+    for pkg, ref, purl_text in zip(result.packages, package_refs(result, purls), purls, strict=True):
         purl = _parse_purl(purl_text)
         group, name = _group_and_name(pkg, purl)
+        texts = tuple(pkg.licenses)
+        licences = licences_by_texts.get(texts)
+        if licences is None:
+            licences = licences_by_texts[texts] = cyclonedx_licenses(pkg.licenses)
         component = Component(
             name=name,
             group=group,
@@ -129,10 +171,10 @@ def build_bom(result: ScanResult) -> Bom:
             type=ComponentType.LIBRARY,
             bom_ref=ref,
             purl=purl,
-            licenses=cyclonedx_licenses(pkg.licenses),
+            licenses=licences,
             properties=_properties(vocab.package_properties(pkg)),
         )
-        bom.components.add(component)
+        components.append(component)
         dependency = Dependency(ref=component.bom_ref)
         if pkg.type.is_os and os_component is not None:
             os_children.append(dependency)
@@ -140,11 +182,19 @@ def build_bom(result: ScanResult) -> Bom:
             root_children.append(dependency)
         leaves.append(Dependency(ref=component.bom_ref))
 
+    for component in sorted(components, key=_insertion_order):
+        bom.components.add(component)
+
+    graph: list[Dependency] = leaves
     if os_component is not None:
-        root_children.insert(0, Dependency(ref=os_component.bom_ref))
-        bom.dependencies.add(Dependency(ref=os_component.bom_ref, dependencies=os_children))
-    bom.dependencies.add(Dependency(ref=root.bom_ref, dependencies=root_children))
-    bom.dependencies.update(leaves)
+        root_children.append(Dependency(ref=os_component.bom_ref))
+        os_dependency = Dependency(ref=os_component.bom_ref)
+        _add_sorted(os_dependency.dependencies, os_children)
+        graph.append(os_dependency)
+    root_dependency = Dependency(ref=root.bom_ref)
+    _add_sorted(root_dependency.dependencies, root_children)
+    graph.append(root_dependency)
+    _add_sorted(bom.dependencies, graph)
     return bom
 
 

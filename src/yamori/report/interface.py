@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar, TextIO
+from typing import TYPE_CHECKING, ClassVar, TextIO
 
-from yamori.model import ScanResult
+if TYPE_CHECKING:  # annotations only: the registry imports this module at start-up
+    from yamori.model import ScanResult
 
 
 class ReportWriter(ABC):

@@ -7,14 +7,16 @@ written document read back into the same packages.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
+import cyclonedx.spdx
 from cyclonedx.spdx import fixup_id as fixup_spdx_id
-from license_expression import get_spdx_licensing
+from license_expression import Licensing, get_spdx_licensing
 
 from yamori.catalog.purl import purl_for
 from yamori.model import OSInfo, Package, ScanResult
@@ -47,7 +49,6 @@ IMAGE_LAYER = "yamori:image:layer"  # "INDEX DIGEST DIFF_ID"
 OS_NAME = "yamori:os:name"
 OS_CODENAME = "yamori:os:codename"
 
-_LICENSING = get_spdx_licensing()
 _ID_CHARS = re.compile(r"[^A-Za-z0-9.-]+")
 _SYMBOL = re.compile(r"[^\s()]+")
 
@@ -117,17 +118,33 @@ def os_properties(os_info: OSInfo) -> Iterator[tuple[str, str]]:
         yield OS_CODENAME, os_info.codename
 
 
+@functools.cache
+def _licensing() -> Licensing:
+    """The SPDX `Licensing`, built on first use: building one takes tens of milliseconds.
+
+    `cyclonedx.spdx` (imported for `fixup_id`) has already built exactly this object — the
+    default `get_spdx_licensing()` — so it is reused when the library still exposes it, rather
+    than paying for a second copy; any other library version gets its own.
+    """
+    shared = getattr(cyclonedx.spdx, "__SPDX_EXPRESSION_LICENSING", None)
+    return shared if isinstance(shared, Licensing) else get_spdx_licensing()
+
+
+@functools.lru_cache(maxsize=4096)
 def is_spdx_expression(text: str) -> bool:
     """True when `text` is a valid SPDX licence id or expression, written with real SPDX ids.
 
     `license-expression` also accepts its own aliases ("GPL" for GPL-1.0-or-later); an SBOM
     must not silently turn those into a licence the package never named, so every symbol must
     also be an id from the SPDX list (case-insensitively, as SPDX allows).
+
+    Cached: an image repeats the same few licence strings hundreds of times, and validating one
+    means tokenising and parsing it.
     """
     if not text or text.strip() != text:
         return False
     try:
-        info = _LICENSING.validate(text, strict=True)
+        info = _licensing().validate(text, strict=True)
     except Exception:  # license-expression raises on some malformed input instead of reporting
         return False
     if info.errors or info.invalid_symbols:

@@ -8,6 +8,7 @@ below them. A package then belongs to the first layer that carried its exact
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 
 from yamori.catalog.interface import FileResult
@@ -17,19 +18,34 @@ from yamori.scan.layer import LayerAnalysis
 FinalView = dict[str, dict[str, FileResult]]  # cataloger → path → result
 
 
-def _under(path: str, directory: str) -> bool:
-    return directory == "" or path == directory or path.startswith(directory + "/")
+def _removed_paths(paths: Sequence[str], removed: frozenset[str]) -> list[str]:
+    """The `paths` (sorted) that are a removed path or lie below one.
+
+    Everything below `d` sorts between `d + "/"` and `d + "0"` ("0" follows "/"), so each
+    removed path costs two binary searches and a slice, instead of testing every path against
+    every whiteout. The root (`""`) is handled by the caller.
+    """
+    found: list[str] = []
+    for directory in removed:
+        at = bisect_left(paths, directory)
+        if at < len(paths) and paths[at] == directory:
+            found.append(directory)
+        found.extend(paths[bisect_left(paths, directory + "/") : bisect_left(paths, directory + "0")])
+    return found
 
 
 def apply_layers(layers: Sequence[LayerAnalysis]) -> FinalView:
     """The per-path results that survive all layers."""
     view: FinalView = {}
     for layer in layers:
-        removed = [*layer.whiteouts, *layer.opaque_dirs]
+        removed = frozenset((*layer.whiteouts, *layer.opaque_dirs))
         if removed:
             for by_path in view.values():
-                for path in [p for p in by_path if any(_under(p, d) for d in removed)]:
-                    del by_path[path]
+                if "" in removed:  # the whole tree (an opaque root)
+                    by_path.clear()
+                    continue
+                for path in _removed_paths(sorted(by_path), removed):
+                    by_path.pop(path, None)  # a path under two removed directories comes twice
         for name, by_path in layer.results.items():
             view.setdefault(name, {}).update(by_path)
     return view

@@ -7,7 +7,6 @@ CLI and later the server call `scan_image` / `scan_tree` and never touch the par
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,16 +85,19 @@ def scan_image(image: Image, settings: ScanSettings, progress: ProgressCallback 
     errors: list[str] = []
     warnings: list[str] = []
 
+    def from_cache(index: int) -> LayerAnalysis | None:
+        if cache is None:
+            return None
+        cached = cache.get(image.layers[index].digest)
+        if cached is not None:
+            layers[index].from_cache = True
+            if progress:
+                progress(f"layer {index} (cached)")
+        return cached
+
     def analyse(index: int) -> LayerAnalysis:
         blob: LayerBlob = image.layers[index]
         where = f"{image.name} layer {index} ({blob.digest[:19]})"
-        if cache is not None:
-            cached = cache.get(blob.digest)
-            if cached is not None:
-                layers[index].from_cache = True
-                if progress:
-                    progress(f"layer {index} (cached)")
-                return cached
         with blob.open() as raw:
             analysis = analyze_tar_stream(
                 raw,
@@ -111,17 +113,23 @@ def scan_image(image: Image, settings: ScanSettings, progress: ProgressCallback 
             progress(f"layer {index}")
         return analysis
 
-    analyses: list[LayerAnalysis | None] = [None] * len(image.layers)
-    workers = max(1, min(settings.parallel_layers, len(image.layers)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(analyse, i): i for i in range(len(image.layers))}
-        for future, index in futures.items():
-            try:
-                analyses[index] = future.result()
-            except ScanError as exc:
-                errors.append(str(exc))
-            except OSError as exc:
-                errors.append(f"{image.name} layer {index}: could not read the blob: {exc}")
+    # Cached layers first, in this thread: reading an entry takes milliseconds, and a fully
+    # cached image then needs no thread pool at all (nor the import of concurrent.futures).
+    analyses: list[LayerAnalysis | None] = [from_cache(i) for i in range(len(image.layers))]
+    missing = [i for i, analysis in enumerate(analyses) if analysis is None]
+    if missing:
+        from concurrent.futures import ThreadPoolExecutor
+
+        workers = max(1, min(settings.parallel_layers, len(missing)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(analyse, i): i for i in missing}
+            for future, index in futures.items():
+                try:
+                    analyses[index] = future.result()
+                except ScanError as exc:
+                    errors.append(str(exc))
+                except OSError as exc:
+                    errors.append(f"{image.name} layer {index}: could not read the blob: {exc}")
     if any(a is None for a in analyses):
         # A missing layer makes the final view wrong (its whiteouts are unknown); report what
         # the readable layers hold, and say so.
