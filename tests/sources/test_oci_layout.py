@@ -271,7 +271,7 @@ def test_multi_frame_zstd_layer(tmp_path: Path, yamori_cache: Path) -> None:
 
 
 def test_cli_reports_one_line_error(tmp_path: Path) -> None:
-    from typer.testing import CliRunner
+    from click.testing import CliRunner
 
     from yamori.cli.main import app
 

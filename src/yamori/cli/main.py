@@ -1,4 +1,8 @@
-"""`yamori` command line: `sbom`, `image`, `fs`, `rootfs`, `host`.
+"""`yamori` command line: `sbom`, `image`, `fs`, `rootfs`, `host`, `version`.
+
+Built on click directly: typer's current release validates every option through pydantic,
+whose import alone costs more than a cached image scan. Options shared by several commands are
+declared once (`output_options`, `image_options`) and applied as decorators.
 
 Exit codes follow the convention of the whole tool: 0 ok, 1 findings at or above `--fail-on`
 (later commands), 2 usage or input error — including a scan that could only be done in part,
@@ -16,12 +20,11 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import typer
+import click
 
 from yamori import __version__
-from yamori.cli.quickparams import QuickCommand, QuickGroup
 from yamori.config import ConfigError, command_defaults
 from yamori.config import cache_dir as default_cache_dir
 from yamori.report.registry import formats, writer
@@ -32,54 +35,111 @@ if TYPE_CHECKING:
     from yamori.scan.scanner import ProgressCallback, ScanSettings
     from yamori.sources.interface import SourceOptions
 
-app = typer.Typer(
-    name="yamori",
-    help="Cloud and container security: inventory, SBOMs, and more to come.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    cls=QuickGroup,
-)
-
 EXIT_OK = 0
 EXIT_INPUT_ERROR = 2
 
-FormatOpt = Annotated[
-    str,
-    typer.Option(
-        "--format", "-f", help=f"Output format: {'|'.join(['table', 'json', 'cyclonedx', 'spdx'])}."
-    ),
-]
-OutputOpt = Annotated[
-    Path | None, typer.Option("--output", "-o", help="Write the report to FILE instead of stdout.")
-]
-PlatformOpt = Annotated[
-    str | None, typer.Option("--platform", help="Image platform os/arch[/variant] from a multi-arch index.")
-]
-InsecureOpt = Annotated[
-    bool, typer.Option("--insecure", help="Allow plain HTTP and unverified TLS to the registry.")
-]
-UserOpt = Annotated[str | None, typer.Option("--username", envvar="YAMORI_USERNAME", help="Registry user.")]
-PasswordOpt = Annotated[
-    str | None, typer.Option("--password", envvar="YAMORI_PASSWORD", help="Registry password or token.")
-]
-CacheDirOpt = Annotated[
-    Path | None, typer.Option("--cache-dir", envvar="YAMORI_CACHE_DIR", help="Cache directory.")
-]
-NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the layer cache.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
-ParallelOpt = Annotated[int, typer.Option("--parallel", help="Layers analysed at once.", min=1, max=16)]
-StorageRootOpt = Annotated[
-    Path | None,
-    typer.Option("--storage-root", envvar="YAMORI_STORAGE_ROOT", help="containers-storage graph root."),
-]
+F = TypeVar("F", bound=Callable[..., Any])
+PathType = click.Path(path_type=Path)
 
 
-def fail(message: str, code: int = EXIT_INPUT_ERROR) -> typer.Exit:
+def fail(message: str, code: int = EXIT_INPUT_ERROR) -> click.exceptions.Exit:
     """Print a one-line error (no traceback) and give the exit to raise."""
-    typer.echo(f"yamori: error: {message}", err=True)
-    return typer.Exit(code)
+    click.echo(f"yamori: error: {message}", err=True)
+    return click.exceptions.Exit(code)
+
+
+def _apply(options: list[Callable[[F], F]], function: F) -> F:
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def output_options(default_format: str) -> Callable[[F], F]:
+    """Options of every scanning command: format, output, cache, progress, debug."""
+
+    def decorate(function: F) -> F:
+        return _apply(
+            [
+                click.option(
+                    "--format",
+                    "-f",
+                    "fmt",
+                    default=default_format,
+                    show_default=True,
+                    help=f"Output format: {'|'.join(formats())}.",
+                ),
+                click.option(
+                    "--output", "-o", type=PathType, help="Write the report to FILE instead of stdout."
+                ),
+                click.option(
+                    "--cache-dir", type=PathType, envvar="YAMORI_CACHE_DIR", help="Cache directory."
+                ),
+                click.option("--quiet", "-q", is_flag=True, help="No progress display."),
+                click.option("--debug", is_flag=True, help="Show tracebacks for errors."),
+            ],
+            function,
+        )
+
+    return decorate
+
+
+def image_options(function: F) -> F:
+    """Options of the commands that may open an image."""
+    return _apply(
+        [
+            click.option("--platform", help="Image platform os/arch[/variant] from a multi-arch index."),
+            click.option(
+                "--insecure", is_flag=True, help="Allow plain HTTP and unverified TLS to the registry."
+            ),
+            click.option("--username", envvar="YAMORI_USERNAME", help="Registry user."),
+            click.option("--password", envvar="YAMORI_PASSWORD", help="Registry password or token."),
+            click.option(
+                "--storage-root",
+                type=PathType,
+                envvar="YAMORI_STORAGE_ROOT",
+                help="containers-storage graph root.",
+            ),
+            click.option("--no-cache", is_flag=True, help="Do not read or write the layer cache."),
+            click.option(
+                "--parallel",
+                type=click.IntRange(1, 16),
+                default=2,
+                show_default=True,
+                help="Layers analysed at once.",
+            ),
+        ],
+        function,
+    )
+
+
+class _ConfiguredGroup(click.Group):
+    """Reads option defaults from ~/.config/yamori/config.yaml (see `command_defaults`)."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        try:
+            defaults = command_defaults(list(self.commands))
+        except ConfigError as exc:
+            raise fail(str(exc)) from None
+        default_map: dict[str, dict[str, object]] = {}
+        for name, values in defaults.items():
+            # The file speaks in flag names (format, cache-dir); click wants parameter names (fmt).
+            by_flag = {
+                opt.lstrip("-").replace("-", "_"): param.name
+                for param in self.commands[name].params
+                for opt in param.opts
+                if opt.startswith("--") and param.name
+            }
+            default_map[name] = {by_flag[key]: value for key, value in values.items() if key in by_flag}
+        if default_map:
+            extra["default_map"] = {**default_map, **(extra.get("default_map") or {})}
+        return super().make_context(info_name, args, parent, **extra)
+
+
+@click.group(cls=_ConfiguredGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def app() -> None:
+    """Cloud and container security: inventory and SBOMs of images, filesystems and hosts."""
 
 
 @contextmanager
@@ -111,10 +171,7 @@ def progress_display(quiet: bool, label: str) -> Iterator[tuple[ProgressCallback
 
 
 def _emit(result: ScanResult, fmt: str, output: Path | None) -> None:
-    try:
-        report = writer(fmt)
-    except KeyError as exc:
-        raise fail(str(exc.args[0])) from None
+    report = writer(fmt)
     if output is None:
         report.write(result, sys.stdout)
         return
@@ -156,12 +213,12 @@ def _run(
         raise fail("interrupted", 130) from None
     _emit(result, fmt, output)
     for error in result.errors:
-        typer.echo(f"yamori: error: {error}", err=True)
+        click.echo(f"yamori: error: {error}", err=True)
     if result.errors:
-        raise typer.Exit(EXIT_INPUT_ERROR)
+        raise click.exceptions.Exit(EXIT_INPUT_ERROR)
 
 
-def _options(
+def _source_options(
     platform: str | None,
     insecure: bool,
     username: str | None,
@@ -171,93 +228,56 @@ def _options(
     from yamori.sources.interface import SourceOptions
 
     return SourceOptions(
-        platform=platform,
-        insecure=insecure,
-        username=username,
-        password=password,
-        storage_root=storage_root,
+        platform=platform, insecure=insecure, username=username, password=password, storage_root=storage_root
     )
 
 
-@app.command(cls=QuickCommand)
-def sbom(
-    target: Annotated[
-        str,
-        typer.Argument(
-            help="Image reference, oci:DIR[:tag], docker-archive:FILE, containers-storage:NAME, "
-            "a directory, / for the host, or a CycloneDX/SPDX document."
-        ),
-    ],
-    fmt: FormatOpt = "cyclonedx",
-    output: OutputOpt = None,
-    platform: PlatformOpt = None,
-    insecure: InsecureOpt = False,
-    username: UserOpt = None,
-    password: PasswordOpt = None,
-    storage_root: StorageRootOpt = None,
-    cache_dir: CacheDirOpt = None,
-    no_cache: NoCacheOpt = False,
-    parallel: ParallelOpt = 2,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-) -> None:
-    """Software bill of materials of any target (CycloneDX by default)."""
+@app.command()
+@click.argument("target")
+@output_options("cyclonedx")
+@image_options
+def sbom(target: str, **opts: Any) -> None:
+    """Software bill of materials of any TARGET (CycloneDX by default).
+
+    TARGET is an image reference, oci:DIR[:tag], docker-archive:FILE, containers-storage:NAME,
+    a directory, / for the host, or a CycloneDX/SPDX document.
+    """
     from yamori.scan.target import scan_any
 
-    options = _options(platform, insecure, username, password, storage_root)
-    _run(
-        target,
-        lambda s, adv, tot: scan_any(target, s, options, adv, tot),
-        fmt=fmt,
-        output=output,
-        cache_dir=cache_dir,
-        no_cache=no_cache,
-        quiet=quiet,
-        debug=debug,
-        parallel=parallel,
+    options = _source_options(
+        opts.pop("platform"),
+        opts.pop("insecure"),
+        opts.pop("username"),
+        opts.pop("password"),
+        opts.pop("storage_root"),
     )
+    _run(target, lambda s, adv, tot: scan_any(target, s, options, adv, tot), **opts)
 
 
-@app.command(cls=QuickCommand)
-def image(
-    reference: Annotated[
-        str,
-        typer.Argument(
-            help="registry/repo:tag, @sha256:…, oci:DIR[:tag], docker-archive:FILE, containers-storage:NAME"
-        ),
-    ],
-    fmt: FormatOpt = "table",
-    output: OutputOpt = None,
-    platform: PlatformOpt = None,
-    insecure: InsecureOpt = False,
-    username: UserOpt = None,
-    password: PasswordOpt = None,
-    storage_root: StorageRootOpt = None,
-    cache_dir: CacheDirOpt = None,
-    no_cache: NoCacheOpt = False,
-    parallel: ParallelOpt = 2,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-) -> None:
-    """Inventory of a container image, each package with the layer that introduced it."""
+@app.command()
+@click.argument("reference")
+@output_options("table")
+@image_options
+def image(reference: str, **opts: Any) -> None:
+    """Inventory of a container image, each package with the layer that introduced it.
+
+    REFERENCE is registry/repo:tag, …@sha256:…, oci:DIR[:tag], docker-archive:FILE or
+    containers-storage:NAME.
+    """
     from yamori.scan.target import scan_image_reference
 
-    options = _options(platform, insecure, username, password, storage_root)
-    _run(
-        reference,
-        lambda s, adv, tot: scan_image_reference(reference, s, options, adv, tot),
-        fmt=fmt,
-        output=output,
-        cache_dir=cache_dir,
-        no_cache=no_cache,
-        quiet=quiet,
-        debug=debug,
-        parallel=parallel,
+    options = _source_options(
+        opts.pop("platform"),
+        opts.pop("insecure"),
+        opts.pop("username"),
+        opts.pop("password"),
+        opts.pop("storage_root"),
     )
+    _run(reference, lambda s, adv, tot: scan_image_reference(reference, s, options, adv, tot), **opts)
 
 
-def _directory_command(
-    path: Path, scope: str, artifact_type: str, label: str
+def _scan_directory(
+    path: Path, scope: str, artifact_type: str
 ) -> Callable[[ScanSettings, ProgressCallback, ProgressCallback], ScanResult]:
     def scan(settings: ScanSettings, advance: ProgressCallback, _total: ProgressCallback) -> ScanResult:
         settings.scope = scope
@@ -270,102 +290,37 @@ def _directory_command(
     return scan
 
 
-@app.command(cls=QuickCommand)
-def fs(
-    path: Annotated[Path, typer.Argument(help="A project directory (lockfiles count).")],
-    fmt: FormatOpt = "table",
-    output: OutputOpt = None,
-    cache_dir: CacheDirOpt = None,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-) -> None:
+@app.command()
+@click.argument("path", type=PathType)
+@output_options("table")
+def fs(path: Path, **opts: Any) -> None:
     """Inventory of a project directory, lockfiles included."""
-    _run(
-        str(path),
-        _directory_command(path, "fs", "filesystem", str(path)),
-        fmt=fmt,
-        output=output,
-        cache_dir=cache_dir,
-        no_cache=True,
-        quiet=quiet,
-        debug=debug,
-        parallel=1,
-    )
+    _run(str(path), _scan_directory(path, "fs", "filesystem"), no_cache=True, parallel=1, **opts)
 
 
-@app.command(cls=QuickCommand)
-def rootfs(
-    path: Annotated[Path, typer.Argument(help="An unpacked root filesystem.")],
-    fmt: FormatOpt = "table",
-    output: OutputOpt = None,
-    cache_dir: CacheDirOpt = None,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-) -> None:
+@app.command()
+@click.argument("path", type=PathType)
+@output_options("table")
+def rootfs(path: Path, **opts: Any) -> None:
     """Inventory of an unpacked root filesystem (installed packages only, no lockfiles)."""
-    _run(
-        str(path),
-        _directory_command(path, "rootfs", "filesystem", str(path)),
-        fmt=fmt,
-        output=output,
-        cache_dir=cache_dir,
-        no_cache=True,
-        quiet=quiet,
-        debug=debug,
-        parallel=1,
-    )
+    _run(str(path), _scan_directory(path, "rootfs", "filesystem"), no_cache=True, parallel=1, **opts)
 
 
-@app.command(cls=QuickCommand)
-def host(
-    fmt: FormatOpt = "table",
-    output: OutputOpt = None,
-    root: Annotated[Path, typer.Option("--root", help="Root of the host filesystem.")] = Path("/"),
-    cache_dir: CacheDirOpt = None,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-) -> None:
+@app.command()
+@click.option(
+    "--root", type=PathType, default=Path("/"), show_default=True, help="Root of the host filesystem."
+)
+@output_options("table")
+def host(root: Path, **opts: Any) -> None:
     """Inventory of the running host (skips /proc, /sys, /dev, /run and container storage)."""
-    _run(
-        "host",
-        _directory_command(root, "rootfs", "host", "host"),
-        fmt=fmt,
-        output=output,
-        cache_dir=cache_dir,
-        no_cache=True,
-        quiet=quiet,
-        debug=debug,
-        parallel=1,
-    )
+    _run("host", _scan_directory(root, "rootfs", "host"), no_cache=True, parallel=1, **opts)
 
 
-@app.command(cls=QuickCommand)
+@app.command()
 def version() -> None:
     """Print yamori's version."""
-    typer.echo(f"yamori {__version__}")
-
-
-@app.callback()
-def _load_config(ctx: typer.Context) -> None:
-    """Option defaults from ~/.config/yamori/config.yaml (see yamori.config.command_defaults)."""
-    commands = getattr(ctx.command, "commands", {}) or {}
-    try:
-        defaults = command_defaults(list(commands))
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
-    default_map: dict[str, dict[str, object]] = {}
-    for name, values in defaults.items():
-        # The file speaks in flag names (format, cache-dir); click wants parameter names (fmt).
-        by_flag = {
-            opt.lstrip("-").replace("-", "_"): param.name
-            for param in commands[name].params
-            for opt in getattr(param, "opts", [])
-            if opt.startswith("--") and param.name
-        }
-        default_map[name] = {by_flag[key]: value for key, value in values.items() if key in by_flag}
-    if default_map:
-        ctx.default_map = {**default_map, **(ctx.default_map or {})}
+    click.echo(f"yamori {__version__}")
 
 
 def main() -> None:
-    app()
+    app(prog_name="yamori")
