@@ -20,7 +20,8 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
-from yamori.catalog.interface import Cataloger, FileInput, FileResult
+from yamori.catalog.executable import ElfCataloger
+from yamori.catalog.interface import FileResult
 from yamori.catalog.registry import register
 from yamori.model import Package, PackageType
 
@@ -33,9 +34,6 @@ READ_SIZE = 64 * 1024
 MAX_STRING = 4 * 1024 * 1024
 PF_W = 2
 PT_LOAD = 1
-
-# Executables that are certainly scripts: not worth opening.
-SCRIPT_SUFFIXES = (".sh", ".py", ".pl", ".rb", ".js", ".txt", ".bash", ".so", ".a", ".jar")
 
 
 def _uvarint(data: bytes, pos: int) -> tuple[int, int]:
@@ -197,26 +195,15 @@ def _stdlib_version(toolchain: str) -> str:
 
 
 @register
-class GoBinaryCataloger(Cataloger):
+class GoBinaryCataloger(ElfCataloger):
     """Go modules and toolchain of executables built by Go."""
 
     name = "go-binary"
     version = 1
-    max_size = 1024 * 1024 * 1024
-    needs_executables = True
 
-    def wants(self, path: str, mode: int) -> bool:
-        return bool(mode & 0o111) and not path.endswith(SCRIPT_SUFFIXES)
-
-    def analyze(self, file: FileInput) -> FileResult | None:
-        # Imported here, not at module level: a cached scan never reads a binary.
-        from yamori.catalog.elf import ElfFile, is_elf
-
-        with file.open() as stream:
-            if not is_elf(stream.read(4)):
-                return None
-            info = read_buildinfo(ElfFile(stream))
+    def analyze_elf(self, elf: ElfFile, path: str) -> FileResult | None:
+        info = read_buildinfo(elf)
         if info is None:
             return None
         toolchain, modinfo = info
-        return FileResult(packages=packages_from_buildinfo(toolchain, modinfo, file.path))
+        return FileResult(packages=packages_from_buildinfo(toolchain, modinfo, path))

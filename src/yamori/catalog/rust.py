@@ -13,12 +13,15 @@ from __future__ import annotations
 import json
 import posixpath
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from yamori.catalog.golang import SCRIPT_SUFFIXES
+from yamori.catalog.executable import ElfCataloger
 from yamori.catalog.interface import Cataloger, FileInput, FileResult
 from yamori.catalog.registry import register
 from yamori.model import Package, PackageType
+
+if TYPE_CHECKING:
+    from yamori.catalog.elf import ElfFile
 
 AUDIT_SECTION = ".dep-v0"
 MAX_SECTION = 8 * 1024 * 1024
@@ -56,28 +59,17 @@ def parse_audit_data(compressed: bytes, location: str) -> list[Package]:
 
 
 @register
-class RustBinaryCataloger(Cataloger):
+class RustBinaryCataloger(ElfCataloger):
     """Crates recorded by cargo-auditable in Rust executables."""
 
     name = "rust-binary"
     version = 1
-    max_size = 1024 * 1024 * 1024
-    needs_executables = True
 
-    def wants(self, path: str, mode: int) -> bool:
-        return bool(mode & 0o111) and not path.endswith(SCRIPT_SUFFIXES)
-
-    def analyze(self, file: FileInput) -> FileResult | None:
-        # Imported here, not at module level: a cached scan never reads a binary.
-        from yamori.catalog.elf import ElfFile, is_elf
-
-        with file.open() as stream:
-            if not is_elf(stream.read(4)):
-                return None
-            data = ElfFile(stream).section_data(AUDIT_SECTION, MAX_SECTION)
+    def analyze_elf(self, elf: ElfFile, path: str) -> FileResult | None:
+        data = elf.section_data(AUDIT_SECTION, MAX_SECTION)
         if data is None:
             return None
-        return FileResult(packages=parse_audit_data(data, file.path))
+        return FileResult(packages=parse_audit_data(data, path))
 
 
 def parse_cargo_lock(text: str, location: str) -> list[Package]:
