@@ -254,12 +254,19 @@ class SectionReader(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         if self._left <= 0:
             return 0
-        want = min(len(buffer), self._left)
-        data = self._handle.read(want)
-        n = len(data)
-        buffer[:n] = data
+        view = memoryview(buffer).cast("B")
+        n = self._handle.readinto(view[: min(len(view), self._left)]) or 0
         self._left -= n
         return n
+
+    def read(self, size: int = -1) -> bytes:
+        """One copy, straight from the file: layers are read in megabyte chunks."""
+        if self._left <= 0:
+            return b""
+        want = self._left if size is None or size < 0 else min(size, self._left)
+        data = self._handle.read(want)
+        self._left -= len(data)
+        return data
 
     def close(self) -> None:
         if not self.closed:
@@ -290,7 +297,9 @@ class FileBlob(LayerBlob):
         self.length = length
 
     def open(self) -> IO[bytes]:
-        return io.BufferedReader(SectionReader(self.path, self.offset, self.length), 1024 * 1024)
+        # No BufferedReader on top: the scan reads megabyte chunks, and the file object below
+        # is buffered already.
+        return SectionReader(self.path, self.offset, self.length)  # type: ignore[return-value]
 
 
 def read_limited(handle: IO[bytes], where: str, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
