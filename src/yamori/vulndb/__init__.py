@@ -1,0 +1,1 @@
+"""Vulnerability database and matching (issue 3). So far: the version schemes."""

@@ -1,0 +1,38 @@
+"""Registry of version schemes, by scheme name and by OSV ecosystem."""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from yamori.vulndb.versions.interface import VersionScheme
+
+_SCHEMES: dict[str, type[VersionScheme]] = {}
+# scheme name → module that registers it (adding a scheme: one module + one line here)
+_BUILTIN: dict[str, str] = {}
+
+
+def register(cls: type[VersionScheme]) -> type[VersionScheme]:
+    _SCHEMES[cls.name] = cls
+    return cls
+
+
+def _load_all() -> None:
+    for module in _BUILTIN.values():
+        import_module(module)
+
+
+def scheme(name: str) -> VersionScheme:
+    """The scheme called `name` (dpkg, rpm, pep440…)."""
+    if name not in _SCHEMES and name in _BUILTIN:
+        import_module(_BUILTIN[name])
+    return _SCHEMES[name]()
+
+
+def scheme_for_ecosystem(ecosystem: str) -> VersionScheme:
+    """The scheme of an OSV ecosystem; `Debian:12` and `Alpine:v3.20` use their stem."""
+    _load_all()
+    stem = ecosystem.split(":", 1)[0]
+    for cls in _SCHEMES.values():
+        if stem in cls.ecosystems:
+            return cls()
+    raise KeyError(f"no version scheme for ecosystem {ecosystem!r}")
