@@ -33,4 +33,4 @@ class VersionScheme(ABC):
     def compare(self, a: str, b: str) -> int:
         """-1, 0 or 1, as `a` sorts before, equal to or after `b`."""
         ka, kb = self.key(a), self.key(b)
-        return (ka > kb) - (ka < kb)
+        return int(ka > kb) - int(ka < kb)
