@@ -8,7 +8,18 @@ from yamori.vulndb.versions.interface import VersionScheme
 
 _SCHEMES: dict[str, type[VersionScheme]] = {}
 # scheme name → module that registers it (adding a scheme: one module + one line here)
-_BUILTIN: dict[str, str] = {}
+_BUILTIN: dict[str, str] = {
+    "dpkg": "yamori.vulndb.versions.dpkg",
+    "rpm": "yamori.vulndb.versions.rpm",
+    "apk": "yamori.vulndb.versions.apk",
+    "pep440": "yamori.vulndb.versions.pep440",
+    "semver": "yamori.vulndb.versions.semver",
+    "go": "yamori.vulndb.versions.go",
+    "maven": "yamori.vulndb.versions.maven",
+    "rubygems": "yamori.vulndb.versions.rubygems",
+    "nuget": "yamori.vulndb.versions.nuget",
+    "packagist": "yamori.vulndb.versions.packagist",
+}
 
 
 def register(cls: type[VersionScheme]) -> type[VersionScheme]:
