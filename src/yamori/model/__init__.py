@@ -3,11 +3,13 @@
 from yamori.model.artifact import ArtifactInfo, LayerInfo, OSInfo, ScanResult
 from yamori.model.finding import Finding, FindingKind, Severity, Status
 from yamori.model.package import Package, PackageType
+from yamori.model.vulnerability import FixState, VulnerabilityDetails
 
 __all__ = [
     "ArtifactInfo",
     "Finding",
     "FindingKind",
+    "FixState",
     "LayerInfo",
     "OSInfo",
     "Package",
@@ -15,4 +17,5 @@ __all__ = [
     "ScanResult",
     "Severity",
     "Status",
+    "VulnerabilityDetails",
 ]

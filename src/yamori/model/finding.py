@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from yamori.model.vulnerability import VulnerabilityDetails
+
 
 class Severity(StrEnum):
     UNKNOWN = "UNKNOWN"
@@ -77,6 +79,8 @@ class Finding:
     evidence: dict[str, Any] = field(default_factory=dict)
     compliance: list[str] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
+    # Set on vulnerability findings: the advisory, the package and the ranking inputs.
+    vulnerability: VulnerabilityDetails | None = None
 
     @property
     def id(self) -> str:
