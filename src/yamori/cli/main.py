@@ -19,6 +19,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,6 +28,7 @@ import click
 from yamori import __version__
 from yamori.config import ConfigError, command_defaults
 from yamori.config import cache_dir as default_cache_dir
+from yamori.model.finding import Severity
 from yamori.report.registry import formats, writer
 from yamori.scan.errors import ScanError
 
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from yamori.sources.interface import SourceOptions
 
 EXIT_OK = 0
+EXIT_FINDINGS = 1
 EXIT_INPUT_ERROR = 2
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -112,6 +115,118 @@ def image_options(function: F) -> F:
     )
 
 
+SEVERITY_NAMES = ["UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"]
+
+
+def vuln_options(function: F) -> F:
+    """Options of the commands that report vulnerabilities (when a database is present)."""
+    return _apply(
+        [
+            click.option(
+                "--vuln/--no-vuln",
+                "vuln",
+                default=True,
+                show_default=True,
+                help="Match packages against the vulnerability database (yamori db update).",
+            ),
+            click.option(
+                "--db-dir", type=PathType, envvar="YAMORI_DB_DIR", help="Vulnerability database directory."
+            ),
+            click.option(
+                "--severity", help="Report only these severities, comma-separated (e.g. HIGH,CRITICAL)."
+            ),
+            click.option("--ignore-unfixed", is_flag=True, help="Hide vulnerabilities that have no fix."),
+            click.option(
+                "--fail-on",
+                type=click.Choice(SEVERITY_NAMES, case_sensitive=False),
+                help="Exit 1 when a reported vulnerability is at or above this severity.",
+            ),
+            click.option(
+                "--ignorefile",
+                type=PathType,
+                default=Path(".yamoriignore"),
+                show_default=True,
+                help="Ignore rules (ids, packages, paths, expiry, reason); used when it exists.",
+            ),
+            click.option("--vex", type=PathType, multiple=True, help="OpenVEX document (repeatable)."),
+        ],
+        function,
+    )
+
+
+@dataclass(slots=True)
+class VulnSettings:
+    """What the user asked of vulnerability reporting (None: the command has no such step)."""
+
+    enabled: bool = True
+    db_dir: Path | None = None
+    severity: str | None = None
+    ignore_unfixed: bool = False
+    fail_on: str | None = None
+    ignorefile: Path = Path(".yamoriignore")
+    vex: tuple[Path, ...] = ()
+
+    @classmethod
+    def pop_from(cls, opts: dict[str, Any]) -> VulnSettings:
+        return cls(
+            enabled=opts.pop("vuln"),
+            db_dir=opts.pop("db_dir"),
+            severity=opts.pop("severity"),
+            ignore_unfixed=opts.pop("ignore_unfixed"),
+            fail_on=opts.pop("fail_on"),
+            ignorefile=opts.pop("ignorefile"),
+            vex=opts.pop("vex"),
+        )
+
+
+def _severities(text: str | None) -> set[Severity] | None:
+    if not text:
+        return None
+    names = [part.strip().upper() for part in text.split(",") if part.strip()]
+    unknown = [n for n in names if n not in SEVERITY_NAMES]
+    if unknown:
+        raise fail(f"unknown severity {unknown[0]!r}; choose from {','.join(SEVERITY_NAMES)}")
+    return {Severity(n) for n in names}
+
+
+def _add_vulnerabilities(result: ScanResult, vuln: VulnSettings) -> None:
+    """Match, then filter by ignore file, VEX, --ignore-unfixed and --severity.
+
+    Without a database the scan still reports its packages, with one note on stderr (an
+    inventory is useful on its own) — unless --fail-on asks for a gate, which then fails.
+    """
+    from yamori.vulndb.gate import GateInputError, filter_findings, load_ignore, load_openvex
+    from yamori.vulndb.store import DB_FILENAME, VulnerabilityDatabase, default_db_dir
+
+    severities = _severities(vuln.severity)
+    try:
+        ignore = load_ignore(vuln.ignorefile) if vuln.ignorefile.is_file() else None
+        vex = load_openvex(vuln.vex) if vuln.vex else None
+    except GateInputError as exc:
+        raise fail(str(exc)) from None
+    db_dir = vuln.db_dir or default_db_dir()
+    if not (db_dir / DB_FILENAME).is_file():
+        if vuln.fail_on:
+            # A gate with nothing to gate on would pass every image: refuse instead.
+            raise fail(f"--fail-on needs a vulnerability database; none in {db_dir} (run `yamori db update`)")
+        click.echo(
+            f"yamori: note: no vulnerability database in {db_dir}; run `yamori db update` "
+            "(packages are listed without vulnerabilities)",
+            err=True,
+        )
+        return
+    from yamori.vulndb.matcher import match
+
+    with VulnerabilityDatabase.open(db_dir) as database:
+        findings = match(result, database, ignore_unfixed=vuln.ignore_unfixed)
+    kept, suppressed = filter_findings(
+        findings, severities=severities, ignore_unfixed=vuln.ignore_unfixed, ignore=ignore, vex=vex
+    )
+    result.findings = [*kept, *(finding for finding, _reason in suppressed)]
+    if ignore is not None:
+        result.warnings.extend(ignore.warnings)
+
+
 class _ConfiguredGroup(click.Group):
     """Reads option defaults from ~/.config/yamori/config.yaml (see `command_defaults`)."""
 
@@ -170,8 +285,10 @@ def progress_display(quiet: bool, label: str) -> Iterator[tuple[ProgressCallback
         yield advance, set_total
 
 
-def _emit(result: ScanResult, fmt: str, output: Path | None) -> None:
+def _emit(result: ScanResult, fmt: str, output: Path | None, fail_on: str | None = None) -> None:
     report = writer(fmt)
+    if fail_on and hasattr(report, "threshold"):
+        report.threshold = Severity(fail_on.upper())  # JUnit: which vulnerabilities fail a test
     if output is None:
         report.write(result, sys.stdout)
         return
@@ -193,6 +310,7 @@ def _run(
     quiet: bool,
     debug: bool,
     parallel: int,
+    vuln: VulnSettings | None = None,
 ) -> None:
     if fmt not in formats():
         raise fail(f"unknown format {fmt!r}; choose one of: {', '.join(formats())}")
@@ -211,11 +329,18 @@ def _run(
         raise fail(message if message.startswith(label) else f"{label}: {message}") from None
     except KeyboardInterrupt:
         raise fail("interrupted", 130) from None
-    _emit(result, fmt, output)
+    if vuln is not None and vuln.enabled:
+        _add_vulnerabilities(result, vuln)
+    _emit(result, fmt, output, vuln.fail_on if vuln else None)
     for error in result.errors:
         click.echo(f"yamori: error: {error}", err=True)
     if result.errors:
         raise click.exceptions.Exit(EXIT_INPUT_ERROR)
+    if vuln is not None and vuln.fail_on:
+        from yamori.vulndb.gate import fails
+
+        if fails(result.findings, Severity(vuln.fail_on.upper())):
+            raise click.exceptions.Exit(EXIT_FINDINGS)
 
 
 def _source_options(
@@ -236,6 +361,7 @@ def _source_options(
 @click.argument("target")
 @output_options("cyclonedx")
 @image_options
+@vuln_options
 def sbom(target: str, **opts: Any) -> None:
     """Software bill of materials of any TARGET (CycloneDX by default).
 
@@ -251,13 +377,15 @@ def sbom(target: str, **opts: Any) -> None:
         opts.pop("password"),
         opts.pop("storage_root"),
     )
-    _run(target, lambda s, adv, tot: scan_any(target, s, options, adv, tot), **opts)
+    vuln = VulnSettings.pop_from(opts)
+    _run(target, lambda s, adv, tot: scan_any(target, s, options, adv, tot), vuln=vuln, **opts)
 
 
 @app.command()
 @click.argument("reference")
 @output_options("table")
 @image_options
+@vuln_options
 def image(reference: str, **opts: Any) -> None:
     """Inventory of a container image, each package with the layer that introduced it.
 
@@ -273,7 +401,13 @@ def image(reference: str, **opts: Any) -> None:
         opts.pop("password"),
         opts.pop("storage_root"),
     )
-    _run(reference, lambda s, adv, tot: scan_image_reference(reference, s, options, adv, tot), **opts)
+    vuln = VulnSettings.pop_from(opts)
+    _run(
+        reference,
+        lambda s, adv, tot: scan_image_reference(reference, s, options, adv, tot),
+        vuln=vuln,
+        **opts,
+    )
 
 
 def _scan_directory(
@@ -293,17 +427,33 @@ def _scan_directory(
 @app.command()
 @click.argument("path", type=PathType)
 @output_options("table")
+@vuln_options
 def fs(path: Path, **opts: Any) -> None:
     """Inventory of a project directory, lockfiles included."""
-    _run(str(path), _scan_directory(path, "fs", "filesystem"), no_cache=True, parallel=1, **opts)
+    _run(
+        str(path),
+        _scan_directory(path, "fs", "filesystem"),
+        no_cache=True,
+        parallel=1,
+        vuln=VulnSettings.pop_from(opts),
+        **opts,
+    )
 
 
 @app.command()
 @click.argument("path", type=PathType)
 @output_options("table")
+@vuln_options
 def rootfs(path: Path, **opts: Any) -> None:
     """Inventory of an unpacked root filesystem (installed packages only, no lockfiles)."""
-    _run(str(path), _scan_directory(path, "rootfs", "filesystem"), no_cache=True, parallel=1, **opts)
+    _run(
+        str(path),
+        _scan_directory(path, "rootfs", "filesystem"),
+        no_cache=True,
+        parallel=1,
+        vuln=VulnSettings.pop_from(opts),
+        **opts,
+    )
 
 
 @app.command()
@@ -311,15 +461,28 @@ def rootfs(path: Path, **opts: Any) -> None:
     "--root", type=PathType, default=Path("/"), show_default=True, help="Root of the host filesystem."
 )
 @output_options("table")
+@vuln_options
 def host(root: Path, **opts: Any) -> None:
     """Inventory of the running host (skips /proc, /sys, /dev, /run and container storage)."""
-    _run("host", _scan_directory(root, "rootfs", "host"), no_cache=True, parallel=1, **opts)
+    _run(
+        "host",
+        _scan_directory(root, "rootfs", "host"),
+        no_cache=True,
+        parallel=1,
+        vuln=VulnSettings.pop_from(opts),
+        **opts,
+    )
 
 
 @app.command()
 def version() -> None:
     """Print yamori's version."""
     click.echo(f"yamori {__version__}")
+
+
+from yamori.cli.db import db as _db_group  # noqa: E402  (the group module imports nothing heavy)
+
+app.add_command(_db_group)
 
 
 def main() -> None:

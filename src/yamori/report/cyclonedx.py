@@ -5,28 +5,46 @@ that owns the OS packages in the dependency graph, and language packages hang of
 the shape Trivy writes and consumers (Dependency-Track, grype) expect. What CycloneDX has no field
 for — source package, introducing layer, location — goes into `yamori:` properties, which
 `yamori.sources.sbom` reads back.
+
+Vulnerability findings become the BOM's `vulnerabilities[]` (one entry per advisory, `affects`
+pointing at every component it hits), so one document answers both "what is in it" and "what is
+wrong with it" — what Dependency-Track imports as a VEX-bearing BOM.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableSet, Sequence
+from datetime import datetime
+from decimal import Decimal
 from typing import TextIO
 
-from cyclonedx.model import Property
+from cyclonedx.model import Property, XsUri
 from cyclonedx.model.bom import Bom, BomMetaData
 from cyclonedx.model.component import Component, ComponentType
 from cyclonedx.model.dependency import Dependency
+from cyclonedx.model.impact_analysis import ImpactAnalysisAffectedStatus
 from cyclonedx.model.license import DisjunctiveLicense, License, LicenseExpression
 from cyclonedx.model.tool import ToolRepository
+from cyclonedx.model.vulnerability import (
+    BomTarget,
+    BomTargetVersionRange,
+    Vulnerability,
+    VulnerabilityRating,
+    VulnerabilityReference,
+    VulnerabilityScoreSource,
+    VulnerabilitySeverity,
+    VulnerabilitySource,
+)
 from cyclonedx.output.json import JsonV1Dot6
 from cyclonedx.spdx import is_supported_id
 from packageurl import PackageURL
 
 from yamori import __version__
-from yamori.model import Package, PackageType, ScanResult
+from yamori.model import Package, PackageType, ScanResult, Severity
 from yamori.report import sbomvocab as vocab
 from yamori.report.interface import ReportWriter
 from yamori.report.registry import register
+from yamori.report.vulnview import VulnFinding, advisory_url, vulnerabilities
 
 _ARTIFACT_TYPES = {
     "container_image": ComponentType.CONTAINER,
@@ -157,7 +175,9 @@ def build_bom(result: ScanResult) -> Bom:
     root_children: list[Dependency] = []
     leaves: list[Dependency] = []
     purls = [vocab.package_purl(pkg, result.os) for pkg in result.packages]
+    ref_by_key: dict[tuple[str, str, str, str], str] = {}
     for pkg, ref, purl_text in zip(result.packages, package_refs(result, purls), purls, strict=True):
+        ref_by_key.setdefault(pkg.key, ref)
         purl = _parse_purl(purl_text)
         group, name = _group_and_name(pkg, purl)
         texts = tuple(pkg.licenses)
@@ -195,7 +215,153 @@ def build_bom(result: ScanResult) -> Bom:
     _add_sorted(root_dependency.dependencies, root_children)
     graph.append(root_dependency)
     _add_sorted(bom.dependencies, graph)
+    for vulnerability in build_vulnerabilities(result, ref_by_key):
+        bom.vulnerabilities.add(vulnerability)
     return bom
+
+
+_CDX_SEVERITY = {
+    Severity.CRITICAL: VulnerabilitySeverity.CRITICAL,
+    Severity.HIGH: VulnerabilitySeverity.HIGH,
+    Severity.MEDIUM: VulnerabilitySeverity.MEDIUM,
+    Severity.LOW: VulnerabilitySeverity.LOW,
+    Severity.UNKNOWN: VulnerabilitySeverity.UNKNOWN,
+}
+
+
+def _source(vuln_id: str) -> VulnerabilitySource:
+    name = "NVD" if vuln_id.upper().startswith("CVE-") else "OSV"
+    return VulnerabilitySource(name=name, url=XsUri(advisory_url(vuln_id)))
+
+
+def _datetime(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return None
+
+
+def _ratings(vuln: VulnFinding, os_family: str) -> list[VulnerabilityRating]:
+    """CVSS ratings with vector and method, and the distro's own rating when that decided."""
+    d = vuln.details
+    ratings: list[VulnerabilityRating] = []
+    if d.cvss_v3_score is not None:
+        method = (
+            VulnerabilityScoreSource.CVSS_V3_1
+            if d.cvss_v3_vector.startswith("CVSS:3.1/")
+            else VulnerabilityScoreSource.CVSS_V3
+        )
+        ratings.append(
+            VulnerabilityRating(
+                source=_source(d.id),
+                score=Decimal(str(d.cvss_v3_score)),
+                severity=_cdx_severity_for_score(d.cvss_v3_score),
+                method=method,
+                vector=d.cvss_v3_vector or None,
+            )
+        )
+    if d.cvss_v4_score is not None:
+        ratings.append(
+            VulnerabilityRating(
+                source=_source(d.id),
+                score=Decimal(str(d.cvss_v4_score)),
+                severity=_cdx_severity_for_score(d.cvss_v4_score),
+                method=VulnerabilityScoreSource.CVSS_V4,
+                vector=d.cvss_v4_vector or None,
+            )
+        )
+    if d.severity_source == "distro" or not ratings:
+        name = os_family if d.severity_source == "distro" and os_family else "yamori"
+        ratings.append(
+            VulnerabilityRating(
+                source=VulnerabilitySource(name=name),
+                severity=_CDX_SEVERITY[vuln.finding.severity],
+                method=VulnerabilityScoreSource.OTHER,
+            )
+        )
+    return ratings
+
+
+def _cdx_severity_for_score(score: float) -> VulnerabilitySeverity:
+    """The CVSS qualitative scale (FIRST CVSS v3.1 specification, section 5)."""
+    if score >= 9.0:
+        return VulnerabilitySeverity.CRITICAL
+    if score >= 7.0:
+        return VulnerabilitySeverity.HIGH
+    if score >= 4.0:
+        return VulnerabilitySeverity.MEDIUM
+    if score > 0.0:
+        return VulnerabilitySeverity.LOW
+    return VulnerabilitySeverity.NONE
+
+
+def build_vulnerabilities(
+    result: ScanResult, ref_by_key: dict[tuple[str, str, str, str], str]
+) -> list[Vulnerability]:
+    """One `Vulnerability` per advisory; `affects` names each affected component by bom-ref.
+
+    Findings whose package is not among the components (a finding made from another
+    inventory) are left out: CycloneDX requires every `affects` ref to resolve.
+    """
+    by_id: dict[str, list[tuple[VulnFinding, str]]] = {}
+    for vuln in vulnerabilities(result):
+        d = vuln.details
+        ref = ref_by_key.get((d.package_type, d.package_name, d.installed_version, d.package_location))
+        if ref is not None:
+            by_id.setdefault(d.id, []).append((vuln, ref))
+    os_family = result.os.family if result.os else ""
+    out: list[Vulnerability] = []
+    for vuln_id, hits in by_id.items():
+        first = max((v for v, _ in hits), key=lambda v: v.finding.severity.rank)
+        d = first.details
+        affects: list[BomTarget] = []
+        fixes: list[str] = []
+        for vuln, ref in hits:
+            versions = [
+                BomTargetVersionRange(
+                    version=vuln.details.installed_version,
+                    status=ImpactAnalysisAffectedStatus.AFFECTED,
+                )
+            ]
+            versions += [
+                BomTargetVersionRange(version=fixed, status=ImpactAnalysisAffectedStatus.UNAFFECTED)
+                for fixed in vuln.details.fixed_versions
+            ]
+            affects.append(BomTarget(ref=ref, versions=versions))
+            fixes += [f"{vuln.details.package_name} {v}" for v in vuln.details.fixed_versions]
+        recommendation = "Upgrade to " + ", ".join(dict.fromkeys(fixes)) if fixes else None
+        properties = [
+            ("yamori:kev", "true" if d.kev else "false"),
+            ("yamori:risk", f"{max(v.details.risk for v, _ in hits):.2f}"),
+            ("yamori:fix_state", d.fix_state.value),
+        ]
+        if d.kev_ransomware:
+            properties.append(("yamori:kev:ransomware", "true"))
+        if d.epss_score is not None:
+            properties.append(("yamori:epss", f"{d.epss_score:.5f}"))
+        if d.epss_percentile is not None:
+            properties.append(("yamori:epss:percentile", f"{d.epss_percentile:.5f}"))
+        out.append(
+            Vulnerability(
+                bom_ref=f"yamori:vuln:{vuln_id}",
+                id=vuln_id,
+                source=_source(vuln_id),
+                references=[
+                    VulnerabilityReference(id=alias, source=_source(alias))
+                    for alias in dict.fromkeys(d.aliases)
+                    if alias != vuln_id
+                ],
+                ratings=_ratings(first, os_family),
+                description=d.summary or None,
+                detail=first.finding.description or None,
+                recommendation=recommendation,
+                published=_datetime(d.published),
+                updated=_datetime(d.modified),
+                affects=affects,
+                properties=_properties(properties),
+            )
+        )
+    return out
 
 
 @register

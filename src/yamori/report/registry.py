@@ -17,6 +17,9 @@ _BUILTIN = {
     "json": "yamori.report.json",
     "cyclonedx": "yamori.report.cyclonedx",
     "spdx": "yamori.report.spdx",
+    "sarif": "yamori.report.sarif",
+    "junit": "yamori.report.junit",
+    "ocsf": "yamori.report.ocsf",
 }
 
 
