@@ -258,13 +258,15 @@ def test_index_json_pointing_outside_blobs(tmp_path: Path, yamori_cache: Path) -
 
 def test_multi_frame_zstd_layer(tmp_path: Path, yamori_cache: Path) -> None:
     """zstd:chunked layers are several zstd frames plus skippable metadata frames."""
-    tar = layer_tar([*debian_files("12"), File("big", os.urandom(100_000))])
+    entries = [*debian_files("12"), File("big", os.urandom(100_000))]
+    tar = layer_tar(entries)
     third = len(tar) // 3
     skippable = b"\x50\x2a\x4d\x18" + (4).to_bytes(4, "little") + b"meta"
     frames = b"".join(
         zstandard.ZstdCompressor().compress(tar[i : i + third]) for i in range(0, len(tar), third)
     )
-    write_oci_layout(tmp_path / "lay", {"v1": ImageSpec(layers=[Layer([], "zstd", blob=frames + skippable)])})
+    layer = Layer(entries, "zstd", blob=frames + skippable)  # the config's diff_id is the real one
+    write_oci_layout(tmp_path / "lay", {"v1": ImageSpec(layers=[layer])})
     result = scan(f"oci:{tmp_path / 'lay'}:v1", yamori_cache)
     assert result.errors == []
     assert result.os is not None and result.os.version == "12"
@@ -283,3 +285,14 @@ def test_cli_reports_one_line_error(tmp_path: Path) -> None:
     assert len(lines) == 1
     assert lines[0].startswith("yamori: error: ")
     assert lines[0].endswith(f"{tmp_path / 'missing'} is not a directory")
+
+
+def test_layer_that_is_not_the_one_the_config_describes(tmp_path: Path, yamori_cache: Path) -> None:
+    """The blob matches its digest, but its content is another layer than the config's diff_id."""
+    declared = [*debian_files(packages={"bash": "5.2.15-2+b2"})]
+    swapped = gzip.compress(layer_tar(debian_files(packages={"bash": "5.2.15-2+b7"})))
+    write_oci_layout(tmp_path / "lay", {"v1": ImageSpec(layers=[Layer(declared, "gzip", blob=swapped)])})
+    result = scan(f"oci:{tmp_path / 'lay'}:v1", yamori_cache)
+    assert any("does not match the config's diff_id" in e for e in result.errors), result.errors
+    assert result.packages == []
+    assert not list((yamori_cache / "layers").rglob("*.json.zst"))  # nothing cached from it

@@ -633,3 +633,199 @@ def debian_app_containers_storage(
         yield store
     finally:
         _unmount_below(base)
+
+
+# ------------------------------------------------------------------------------------------------
+# debian-vuln: debian-app plus one layer of software with known, real advisories
+#
+# Built on top of the finished debian-app layout (copied, unpacked, one layer added, repacked),
+# so it costs seconds once debian-app exists. Layer 6 carries:
+#
+# - requests 2.19.0 and urllib3 1.24.1 from PyPI (replacing layer 2/4's releases, which are
+#   deleted first: `pip --target` would otherwise refuse to overwrite them), both with PYSEC
+#   advisories in the real OSV PyPI dump (PYSEC-2018-28, PYSEC-2019-132);
+# - Debian's own `docker-registry` package (a Go 1.19.8 binary at /usr/bin/docker-registry),
+#   downloaded with `apt-get download`, extracted with `dpkg-deb -x` and registered in the dpkg
+#   status file with its file list, so the binary is owned by an OS package exactly as on a real
+#   Debian system. Go 1.19.8's standard library has many GO- advisories in the OSV Go dump.
+
+VULN_IMAGE_VERSION = "debian-vuln-v1"
+VULN_IMAGE_NAME = "yamori-test/debian-vuln"
+PYPI_VULN = {"requests": "2.19.0", "urllib3": "1.24.1"}
+# Advisories of the OSV PyPI dump that affect exactly these releases (one per package suffices).
+PYPI_VULN_ADVISORIES = {"requests": ("PYSEC-2018-28",), "urllib3": ("PYSEC-2019-132",)}
+GO_DEB_PACKAGE = "docker-registry"
+GO_BINARY = "usr/bin/docker-registry"
+
+
+@dataclass(frozen=True)
+class VulnImage:
+    """debian-app + a layer of vulnerable software, and what a vulnerability scan must find."""
+
+    layout: Path
+    tag: str
+    layer_count: int
+    vuln_layer: int  # index of the added layer
+    pypi: dict[str, str]  # name → version installed in `vuln_layer`
+    pypi_advisories: dict[str, tuple[str, ...]]  # name → advisory ids that must be reported
+    go_binary: str  # path of the Go binary in the image, without a leading slash
+    go_deb_package: str  # the dpkg package owning it
+    go_deb_version: str
+    go_toolchain: str  # Go version the binary was built with, e.g. "1.19.8"
+
+    @property
+    def oci_reference(self) -> str:
+        return f"oci:{self.layout}:{self.tag}"
+
+
+def _go_toolchain(binary: Path) -> str:
+    """The `go1.X.Y` build-info version string embedded in a Go binary (no `go` tool needed)."""
+    data = binary.read_bytes()
+    marker = data.find(b"\xff Go buildinf:")
+    # Go >= 1.18 inline format: flags byte at +15; version is a varint-prefixed string at +32.
+    if marker >= 0 and data[marker + 15] & 0x2:
+        pos = marker + 32
+        length, shift = 0, 0
+        while True:
+            byte = data[pos]
+            pos += 1
+            length |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        version = data[pos : pos + length].decode()
+        if version.startswith("go"):
+            return version[2:]
+    raise RuntimeError(f"no Go build info in {binary}")
+
+
+def _install_deb(deb: Path, rootfs: Path, work: Path) -> str:
+    """Install a .deb the way dpkg would leave it, without running maintainer scripts: files
+    extracted, a status stanza and a `.list` file. Returns the package version."""
+    staging = work / "deb-root"
+    _run(["dpkg-deb", "-x", deb, staging])
+    control = _run(["dpkg-deb", "-f", deb])
+    fields = dict(line.split(":", 1) for line in control.splitlines() if line and not line[0].isspace())
+    name, version = fields["Package"].strip(), fields["Version"].strip()
+    paths = ["/."]
+    for path in sorted(staging.rglob("*")):
+        paths.append("/" + path.relative_to(staging).as_posix())
+    # dirs_exist_ok follows bookworm's usr-merge symlinks (/lib → usr/lib) like dpkg does.
+    shutil.copytree(staging, rootfs, symlinks=True, dirs_exist_ok=True)
+    info = rootfs / "var/lib/dpkg/info"
+    (info / f"{name}.list").write_text("\n".join(paths) + "\n", encoding="utf-8")
+    stanza_lines = control.rstrip("\n").splitlines()
+    stanza_lines.insert(1, "Status: install ok installed")
+    status = rootfs / "var/lib/dpkg/status"
+    text = status.read_text(encoding="utf-8").rstrip("\n")
+    status.write_text(text + "\n\n" + "\n".join(stanza_lines) + "\n", encoding="utf-8")
+    return version
+
+
+def _build_debian_vuln(base: BuiltImage, dest: Path) -> None:
+    work = dest / "work"
+    work.mkdir(parents=True)
+    layout = dest / "oci"
+    shutil.copytree(base.layout, layout, symlinks=True)
+    bundle = work / "bundle"
+    _run(["umoci", "unpack", "--image", f"{layout}:{IMAGE_TAG}", bundle])
+    rootfs = bundle / "rootfs"
+
+    site = rootfs / SITE_PACKAGES
+    for name in PYPI_VULN:
+        shutil.rmtree(site / name, ignore_errors=True)
+        for dist_info in site.glob(f"{name}-*.dist-info"):
+            shutil.rmtree(dist_info)
+    _pip_install(site, PYPI_VULN)
+
+    downloads = work / "debs"
+    downloads.mkdir()
+    _run(["apt-get", "download", "-q", GO_DEB_PACKAGE], cwd=downloads)
+    (deb,) = downloads.glob(f"{GO_DEB_PACKAGE}_*.deb")
+    deb_version = _install_deb(deb, rootfs, work)
+    toolchain = _go_toolchain(rootfs / GO_BINARY)
+
+    _run(
+        [
+            "umoci",
+            "repack",
+            "--refresh-bundle",
+            "--history.created_by",
+            "pip install "
+            + " ".join(f"{n}=={v}" for n, v in PYPI_VULN.items())
+            + f" && apt-get install {GO_DEB_PACKAGE}",
+            "--image",
+            f"{layout}:{IMAGE_TAG}",
+            bundle,
+        ]
+    )
+    _run(["umoci", "gc", "--layout", layout])
+    shutil.rmtree(work)
+    meta = {
+        "version": VULN_IMAGE_VERSION,
+        "base": IMAGE_VERSION,
+        "layer_count": base.layer_count + 1,
+        "vuln_layer": base.layer_count,
+        "pypi": PYPI_VULN,
+        "pypi_advisories": {k: list(v) for k, v in PYPI_VULN_ADVISORIES.items()},
+        "go_binary": GO_BINARY,
+        "go_deb_package": GO_DEB_PACKAGE,
+        "go_deb_version": deb_version,
+        "go_toolchain": toolchain,
+    }
+    (dest / "meta.json").write_text(json.dumps(meta, indent=2))
+
+
+def _load_vuln(dest: Path) -> VulnImage:
+    meta = json.loads((dest / "meta.json").read_text())
+    return VulnImage(
+        layout=dest / "oci",
+        tag=IMAGE_TAG,
+        layer_count=int(meta["layer_count"]),
+        vuln_layer=int(meta["vuln_layer"]),
+        pypi=dict(meta["pypi"]),
+        pypi_advisories={k: tuple(v) for k, v in meta["pypi_advisories"].items()},
+        go_binary=str(meta["go_binary"]),
+        go_deb_package=str(meta["go_deb_package"]),
+        go_deb_version=str(meta["go_deb_version"]),
+        go_toolchain=str(meta["go_toolchain"]),
+    )
+
+
+def build_debian_vuln(base: BuiltImage, cache: Path) -> VulnImage:
+    """The debian-vuln image, built into `cache/images/IMAGE_VERSION+VULN_IMAGE_VERSION` unless
+    already there (keyed by both versions: a rebuilt base means a rebuilt vuln image)."""
+    root = cache / "images"
+    key = f"{IMAGE_VERSION}+{VULN_IMAGE_VERSION}"
+    dest = root / key
+    with _locked(root / f"{key}.lock"):
+        if not (dest / "meta.json").exists():
+            staging = Path(tempfile.mkdtemp(prefix=f"{key}.", dir=root))
+            try:
+                _build_debian_vuln(base, staging)
+                if dest.exists():
+                    shutil.rmtree(dest)
+                staging.rename(dest)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+    return _load_vuln(dest)
+
+
+@pytest.fixture(scope="session")
+def debian_vuln_image(debian_app_image: BuiltImage, test_cache: Path) -> VulnImage:
+    """debian-app plus a layer with old PyPI releases and Debian's docker-registry Go binary,
+    as an OCI layout; the advisories a scan must report are recorded on the returned object."""
+    key = f"{IMAGE_VERSION}+{VULN_IMAGE_VERSION}"
+    if not (test_cache / "images" / key / "meta.json").exists():
+        _require_root()
+        _require_tools("umoci", "apt-get", "dpkg-deb")
+    return build_debian_vuln(debian_app_image, test_cache)
+
+
+@pytest.fixture(scope="session")
+def debian_vuln_registry_ref(debian_vuln_image: VulnImage, registry: RegistryServer) -> str:
+    """debian-vuln pushed to the session's local registry: `127.0.0.1:PORT/yamori-test/debian-vuln:1`."""
+    repo_tag = f"{VULN_IMAGE_NAME}:{IMAGE_TAG}"
+    registry.push(debian_vuln_image.oci_reference, repo_tag)
+    return f"{registry.host}/{repo_tag}"

@@ -107,6 +107,14 @@ def scan_image(image: Image, settings: ScanSettings, progress: ProgressCallback 
                 max_bytes=settings.max_layer_bytes,
                 temp_dir=temp_dir,
             )
+        declared = layers[index].diff_id
+        if image.verify_digests and declared and analysis.diff_id != declared:
+            # The blob matched its digest but is not the layer the config describes: a
+            # manifest and config that disagree are not to be trusted (nor cached).
+            raise ScanError(
+                f"{where}: uncompressed digest {analysis.diff_id} does not match the config's "
+                f"diff_id {declared}"
+            )
         if cache is not None:
             cache.put(blob.digest, analysis)
         if progress:
