@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv system-deps lint typecheck unit bench clean
+.PHONY: run test venv system-deps lint typecheck unit bench bench-vulndb clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || scripts/install-system-deps.sh python
@@ -39,6 +39,9 @@ test: system-deps venv lint typecheck unit
 
 bench: venv
 	$(BIN)/python bench/sbom_vs_trivy.py
+
+bench-vulndb: venv
+	$(BIN)/python bench/vulndb.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
