@@ -169,11 +169,16 @@ def test_etag_not_modified_keeps_database(tmp_path: Path) -> None:
     with serve(CORPORA / "osv", EtagHandler) as (url, seen):
         assert run("db", "update", "--source", url, "--ecosystem", "PyPI", "--db-dir", str(db))[0] == 0
         first = os.stat(db / DB_FILENAME).st_ino
+        with VulnerabilityDatabase.open(db) as vdb:
+            checked_before = vdb.sources()[0].checked_at
+        time.sleep(1.1)  # checked_at has one-second resolution
         code, out, err = run("db", "update", "--source", url, "--ecosystem", "PyPI", "--db-dir", str(db))
     assert code == 0, err
     assert "PyPI: unchanged" in out
     assert seen[1][1].get("If-None-Match", "").startswith('"')
-    assert os.stat(db / DB_FILENAME).st_ino != first  # rebuilt (checked_at) but same data
+    assert os.stat(db / DB_FILENAME).st_ino == first  # not rebuilt: nothing new arrived
+    with VulnerabilityDatabase.open(db) as vdb:
+        assert vdb.sources()[0].checked_at > checked_before  # but the check is recorded
     with VulnerabilityDatabase.open(db) as vdb:
         assert vdb.sources()[0].records == live_count(CORPORA / "osv/PyPI/all.zip")
         assert vdb.sources()[0].etag == seen[1][1]["If-None-Match"]

@@ -479,6 +479,7 @@ def update(
     previous = _previous_sources(db_dir / DB_FILENAME)
     builder = IndexBuilder(db_dir)
     confirmed: list[str] = []
+    rebuilt = False
     try:
         with httpx.Client(timeout=timeout, follow_redirects=True) as client:
             for ecosystem in ecosystems:
@@ -510,6 +511,7 @@ def update(
                     outcome.warnings.append(f"{ecosystem}: no dump at {url} (HTTP 404), skipped")
                     continue
                 try:
+                    rebuilt = True
                     builder.add_dump(
                         ecosystem,
                         iter_zip(target, ecosystem),
@@ -523,12 +525,33 @@ def update(
                     outcome.errors.append(f"{exc}{kept}")
                 finally:
                     target.unlink(missing_ok=True)
+            if not rebuilt and not kev and not epss and (db_dir / DB_FILENAME).is_file():
+                # Nothing new arrived: rebuilding would copy the whole database to change
+                # nothing. Record the check in place (one atomic UPDATE) instead.
+                builder.abort()
+                _mark_checked(db_dir / DB_FILENAME, confirmed)
+                return outcome
             _load_intel(builder, client, kev, epss, outcome)
         builder.commit(confirmed)
     except BaseException:
         builder.abort()
         raise
     return outcome
+
+
+def _mark_checked(final: Path, ecosystems: list[str]) -> None:
+    """Move `checked_at` forward for ecosystems the server confirmed unchanged (HTTP 304)."""
+    if not ecosystems:
+        return
+    conn = sqlite3.connect(final)
+    try:
+        with conn:
+            conn.executemany(
+                "UPDATE sources SET checked_at = ? WHERE ecosystem = ?",
+                [(now_iso(), ecosystem) for ecosystem in ecosystems],
+            )
+    finally:
+        conn.close()
 
 
 def import_paths(
