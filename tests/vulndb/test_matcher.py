@@ -254,3 +254,32 @@ def test_real_go_stdlib_records() -> None:
     assert "GO-2023-1878" in ids  # net/http Host header, fixed in 1.19.11
     assert "GO-2023-1704" not in ids  # fixed in 1.19.8 itself
     assert len(ids) > 10
+
+
+def test_unparsable_installed_version_is_a_warning_not_a_crash() -> None:
+    """The other side of a bad version: what the package reports, not what the record says."""
+    source = MemorySource()
+    source.add(
+        {
+            "id": "GO-2099-0001",
+            "modified": "2024-01-01T00:00:00Z",
+            "affected": [
+                {
+                    "package": {"ecosystem": "Go", "name": "example.com/mod"},
+                    "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "1.2.0"}]}],
+                }
+            ],
+        }
+    )
+    broken = Package(
+        name="example.com/mod", version="not a version!", type=PackageType.GOLANG, location="usr/bin/app"
+    )
+    fine = Package(
+        name="example.com/mod", version="v1.1.0", type=PackageType.GOLANG, location="usr/bin/other"
+    )
+    result = _result(None, broken, fine)
+    findings = match(result, source)
+    assert [(f.rule_id, f.vulnerability.package_location) for f in findings if f.vulnerability] == [
+        ("GO-2099-0001", "usr/bin/other")
+    ]
+    assert any("GO-2099-0001" in w and "not a version!" in w for w in result.warnings), result.warnings
