@@ -11,16 +11,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from yamori.model import OSInfo, Package, ScanResult
+from yamori.model import OSInfo, ScanResult
 from yamori.report import sbomvocab as vocab
 from yamori.sources.sbom.interface import (
     Facts,
+    PackageCollector,
     SBOMReader,
     add_prop,
     build_artifact,
-    build_package,
-    fill_layer_indexes,
-    skipped_warning,
 )
 
 
@@ -75,8 +73,7 @@ class CycloneDXReader(SBOMReader):
         artifact = build_artifact(str(root.get("name") or path.name), doc_props)
 
         os_info: OSInfo | None = None
-        packages: list[Package] = []
-        skipped: dict[str, int] = {}
+        collected = PackageCollector()
         for component in _walk(document.get("components")):
             kind = component.get("type")
             if kind == "operating-system":
@@ -92,7 +89,7 @@ class CycloneDXReader(SBOMReader):
             purl = component.get("purl")
             if not isinstance(purl, str) or not purl:
                 if kind == "library":
-                    skipped["components without a purl"] = skipped.get("components without a purl", 0) + 1
+                    collected.skip("components without a purl")
                 continue  # applications without purl are Trivy's lock-file groupings
             facts = Facts(
                 purl=purl,
@@ -101,19 +98,5 @@ class CycloneDXReader(SBOMReader):
                 licenses=_licenses(component),
                 props=_props(component),
             )
-            pkg = build_package(facts)
-            if pkg is None:
-                reason = f"purls of type {purl.partition(':')[2].partition('/')[0] or '?'}"
-                skipped[reason] = skipped.get(reason, 0) + 1
-                continue
-            packages.append(pkg)
-
-        result = ScanResult(
-            artifact=artifact,
-            os=os_info,
-            packages=packages,
-            errors=list(doc_props.get(vocab.ERROR, [])),
-            warnings=list(doc_props.get(vocab.WARNING, [])) + skipped_warning(path, skipped),
-        )
-        fill_layer_indexes(result)
-        return result
+            collected.add(facts)
+        return collected.result(artifact, os_info, doc_props, path)

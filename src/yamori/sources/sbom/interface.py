@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from packageurl import PackageURL
 
-from yamori.model import ArtifactInfo, LayerInfo, Package, PackageType, ScanResult
+from yamori.model import ArtifactInfo, LayerInfo, OSInfo, Package, PackageType, ScanResult
 from yamori.report import sbomvocab as vocab
 
 # Trivy's property names (CycloneDX `aquasecurity:trivy:X`, SPDX annotation `X: value`).
@@ -196,9 +196,41 @@ def fill_layer_indexes(result: ScanResult) -> None:
                 pkg.layer_index = by_digest[pkg.layer_digest]
 
 
-def skipped_warning(path: Path, skipped: dict[str, int]) -> list[str]:
-    """One warning naming what could not become a package, so a short result is explained."""
-    if not skipped:
-        return []
-    detail = ", ".join(f"{count} {reason}" for reason, count in sorted(skipped.items()))
-    return [f"{path}: skipped entries that yamori cannot use: {detail}"]
+class PackageCollector:
+    """Packages rebuilt from an SBOM's entries, and a count of what was skipped and why.
+
+    Both readers (CycloneDX, SPDX) walk their own document shape and hand each entry's facts
+    here, so turning facts into packages and explaining a short result happen once.
+    """
+
+    def __init__(self) -> None:
+        self.packages: list[Package] = []
+        self.skipped: dict[str, int] = {}
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+    def add(self, facts: Facts) -> None:
+        pkg = build_package(facts)
+        if pkg is None:
+            self.skip(f"purls of type {facts.purl.partition(':')[2].partition('/')[0] or '?'}")
+        else:
+            self.packages.append(pkg)
+
+    def result(
+        self, artifact: ArtifactInfo, os_info: OSInfo | None, doc_props: dict[str, list[str]], path: Path
+    ) -> ScanResult:
+        """The scan result of the document: packages, OS, and the producer's errors/warnings."""
+        warnings = list(doc_props.get(vocab.WARNING, []))
+        if self.skipped:
+            detail = ", ".join(f"{count} {reason}" for reason, count in sorted(self.skipped.items()))
+            warnings.append(f"{path}: skipped entries that yamori cannot use: {detail}")
+        result = ScanResult(
+            artifact=artifact,
+            os=os_info,
+            packages=self.packages,
+            errors=list(doc_props.get(vocab.ERROR, [])),
+            warnings=warnings,
+        )
+        fill_layer_indexes(result)
+        return result

@@ -13,16 +13,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from yamori.model import OSInfo, Package, ScanResult
+from yamori.model import OSInfo, ScanResult
 from yamori.report import sbomvocab as vocab
 from yamori.sources.sbom.interface import (
     Facts,
+    PackageCollector,
     SBOMReader,
     add_prop,
     build_artifact,
-    build_package,
-    fill_layer_indexes,
-    skipped_warning,
 )
 
 _NO_LICENSE = {"", "NOASSERTION", "NONE"}
@@ -88,8 +86,7 @@ class SPDXReader(SBOMReader):
 
         doc_props = _annotations(document)
         os_info: OSInfo | None = None
-        packages: list[Package] = []
-        skipped: dict[str, int] = {}
+        collected = PackageCollector()
         artifact_name = str(document.get("name") or path.name)
         for raw in packages_raw:
             spdx_id = str(raw.get("SPDXID", ""))
@@ -111,7 +108,7 @@ class SPDXReader(SBOMReader):
                 continue
             purl = _purl(raw)
             if not purl:
-                skipped["packages without a purl"] = skipped.get("packages without a purl", 0) + 1
+                collected.skip("packages without a purl")
                 continue
             self._source_info(raw, props)
             owned = contained_files.get(spdx_id, [])
@@ -123,22 +120,8 @@ class SPDXReader(SBOMReader):
                 props=props,
                 location=owned[0] if len(owned) == 1 else self._acquired_from(raw),
             )
-            pkg = build_package(facts)
-            if pkg is None:
-                reason = f"purls of type {purl.partition(':')[2].partition('/')[0] or '?'}"
-                skipped[reason] = skipped.get(reason, 0) + 1
-                continue
-            packages.append(pkg)
-
-        result = ScanResult(
-            artifact=build_artifact(artifact_name, doc_props),
-            os=os_info,
-            packages=packages,
-            errors=list(doc_props.get(vocab.ERROR, [])),
-            warnings=list(doc_props.get(vocab.WARNING, [])) + skipped_warning(path, skipped),
-        )
-        fill_layer_indexes(result)
-        return result
+            collected.add(facts)
+        return collected.result(build_artifact(artifact_name, doc_props), os_info, doc_props, path)
 
     @staticmethod
     def _licenses(
