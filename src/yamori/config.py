@@ -22,6 +22,15 @@ def data_dir() -> Path:
     return Path(explicit) if explicit else _xdg("XDG_DATA_HOME", ".local/share") / "yamori"
 
 
+def vulndb_file(db_dir: Path | None = None) -> Path:
+    """The vulnerability database file: `<db dir or data dir/vulndb>/vulndb.sqlite`.
+
+    Here rather than in yamori.vulndb.store so a scan can tell whether a database exists
+    without importing the database code.
+    """
+    return (db_dir or data_dir() / "vulndb") / "vulndb.sqlite"
+
+
 def config_dir() -> Path:
     explicit = os.environ.get("YAMORI_CONFIG_DIR")
     return Path(explicit) if explicit else _xdg("XDG_CONFIG_HOME", ".config") / "yamori"

@@ -195,29 +195,34 @@ def _add_vulnerabilities(result: ScanResult, vuln: VulnSettings) -> None:
     Without a database the scan still reports its packages, with one note on stderr (an
     inventory is useful on its own) — unless --fail-on asks for a gate, which then fails.
     """
-    from yamori.vulndb.gate import GateInputError, filter_findings, load_ignore, load_openvex
-    from yamori.vulndb.store import DB_FILENAME, VulnerabilityDatabase, default_db_dir
+    from yamori.config import vulndb_file
 
     severities = _severities(vuln.severity)
+    db_file = vulndb_file(vuln.db_dir)
+    if not db_file.is_file():
+        if vuln.fail_on:
+            # A gate with nothing to gate on would pass every image: refuse instead.
+            raise fail(
+                f"--fail-on needs a vulnerability database; none in {db_file.parent} (run `yamori db update`)"
+            )
+        click.echo(
+            f"yamori: note: no vulnerability database in {db_file.parent}; run `yamori db update` "
+            "(packages are listed without vulnerabilities)",
+            err=True,
+        )
+        return
+    # Imported only now: a scan without a database should not pay for the database code.
+    from yamori.vulndb.gate import GateInputError, filter_findings, load_ignore, load_openvex
+    from yamori.vulndb.store import VulnerabilityDatabase
+
     try:
         ignore = load_ignore(vuln.ignorefile) if vuln.ignorefile.is_file() else None
         vex = load_openvex(vuln.vex) if vuln.vex else None
     except GateInputError as exc:
         raise fail(str(exc)) from None
-    db_dir = vuln.db_dir or default_db_dir()
-    if not (db_dir / DB_FILENAME).is_file():
-        if vuln.fail_on:
-            # A gate with nothing to gate on would pass every image: refuse instead.
-            raise fail(f"--fail-on needs a vulnerability database; none in {db_dir} (run `yamori db update`)")
-        click.echo(
-            f"yamori: note: no vulnerability database in {db_dir}; run `yamori db update` "
-            "(packages are listed without vulnerabilities)",
-            err=True,
-        )
-        return
     from yamori.vulndb.matcher import match
 
-    with VulnerabilityDatabase.open(db_dir) as database:
+    with VulnerabilityDatabase.open(db_file.parent) as database:
         findings = match(result, database, ignore_unfixed=vuln.ignore_unfixed)
     kept, suppressed = filter_findings(
         findings, severities=severities, ignore_unfixed=vuln.ignore_unfixed, ignore=ignore, vex=vex

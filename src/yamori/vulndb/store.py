@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from yamori.vulndb.intel import EpssFile, KevCatalog
 
 SCHEMA_VERSION = "1"
-DB_FILENAME = "vulndb.sqlite"
+DB_FILENAME = "vulndb.sqlite"  # yamori.config.vulndb_file spells it too
 DEFAULT_SOURCE = "https://osv-vulnerabilities.storage.googleapis.com"
 MAX_DOWNLOAD_BYTES = 4 * 1024 * 1024 * 1024
 #: Per dump, record errors beyond this many are summarised in one line instead of listed.
@@ -65,9 +65,9 @@ INDEXES = "CREATE INDEX affected_key ON affected (ecosystem, name)"
 
 
 def default_db_dir() -> Path:
-    from yamori.config import data_dir
+    from yamori.config import vulndb_file
 
-    return data_dir() / "vulndb"
+    return vulndb_file().parent
 
 
 def now_iso() -> str:
