@@ -584,6 +584,13 @@ def write_results(
             else:
                 lines.append(f"| `{name}` | {self_pct:.1f} % | {incl:.1f} % |")
         lines.append("")
+    lines += [
+        "",
+        "## Other benchmarks",
+        "",
+        "- Vulnerability database size, update time, matching throughput, end-to-end scan with "
+        "matching and peak memory: [RESULTS_vulndb.md](RESULTS_vulndb.md) (`make bench-vulndb`).",
+    ]
     return "\n".join(lines) + "\n"
 
 
