@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from importlib import import_module
 
 from yamori.vulndb.versions.interface import VersionScheme
@@ -27,9 +28,15 @@ def register(cls: type[VersionScheme]) -> type[VersionScheme]:
     return cls
 
 
+_loaded = False
+
+
 def _load_all() -> None:
-    for module in _BUILTIN.values():
-        import_module(module)
+    global _loaded
+    if not _loaded:
+        for module in _BUILTIN.values():
+            import_module(module)
+        _loaded = True
 
 
 def scheme(name: str) -> VersionScheme:
@@ -41,9 +48,14 @@ def scheme(name: str) -> VersionScheme:
 
 def scheme_for_ecosystem(ecosystem: str) -> VersionScheme:
     """The scheme of an OSV ecosystem; `Debian:12` and `Alpine:v3.20` use their stem."""
+    return _scheme_for_stem(ecosystem.split(":", 1)[0])
+
+
+@cache
+def _scheme_for_stem(stem: str) -> VersionScheme:
+    # Cached: the matcher asks once per affected range, tens of thousands of times a scan.
     _load_all()
-    stem = ecosystem.split(":", 1)[0]
     for cls in _SCHEMES.values():
         if stem in cls.ecosystems:
             return cls()
-    raise KeyError(f"no version scheme for ecosystem {ecosystem!r}")
+    raise KeyError(f"no version scheme for ecosystem {stem!r}")
