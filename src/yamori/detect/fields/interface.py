@@ -1,0 +1,62 @@
+"""The contract between event sources and the rule compiler: named fields with types.
+
+Falco's sources expose fields by name (`ka.verb`, `ct.name`, `proc.name`); a rule's condition
+and output refer only to those names. A source declares its fields once (`FieldClass`), and each
+event answers `value(name, arg)` for a declared field — so the compiler can type-check operators
+at load time and the engine never parses anything per event.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, ClassVar
+
+
+class FieldType(StrEnum):
+    """Value types, as Falco's field tables name them (what the operators are checked against)."""
+
+    STRING = "string"
+    INT = "int64"
+    UINT = "uint64"
+    BOOL = "bool"
+    STRINGS = "list"  # a list of strings (`in`, `intersects`, `contains` apply to members)
+    IPADDR = "ipaddr"
+    BYTES = "bytebuf"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldInfo:
+    name: str  # e.g. "ka.req.pod.containers.image"
+    type: FieldType
+    description: str
+    arg: str = "none"  # "none" | "index" (a number) | "key" (a string) | "optional-index" | "optional-key"
+
+
+class Event(ABC):
+    """One observation from a source; fields are computed on demand (most are never asked for)."""
+
+    source: ClassVar[str]
+
+    @abstractmethod
+    def value(self, name: str, arg: str | None = None) -> Any:
+        """The field's value, or None when the event has no value for it (prints `<NA>`).
+
+        Types follow `FieldInfo.type`: str, int, bool, list[str]. Unknown names raise KeyError
+        (the compiler has already rejected conditions that use them).
+        """
+
+    def time_ns(self) -> int:
+        """Event time in nanoseconds since the epoch (for `evt.time` and alert output)."""
+        return 0
+
+
+class FieldClass(ABC):
+    """All fields of one source (`k8s_audit`, `aws_cloudtrail`, `syscall`)."""
+
+    source: ClassVar[str]
+
+    @abstractmethod
+    def fields(self) -> dict[str, FieldInfo]:
+        """Every field name this source defines, with its type and argument kind."""
