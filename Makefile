@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test venv system-deps lint typecheck unit bench bench-vulndb clean
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -m venv --help >/dev/null 2>&1 || scripts/install-system-deps.sh python
+	@$(PYTHON) -c "import ensurepip, venv" >/dev/null 2>&1 || scripts/install-system-deps.sh python
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
