@@ -489,6 +489,12 @@ from yamori.cli.db import db as _db_group  # noqa: E402  (the group module impor
 
 app.add_command(_db_group)
 
+from yamori.cli.detect import detect as _detect_command  # noqa: E402  (detection imports are inside)
+from yamori.cli.detect import rules as _rules_group  # noqa: E402
+
+app.add_command(_detect_command)
+app.add_command(_rules_group)
+
 
 def main() -> None:
     app(prog_name="yamori")
