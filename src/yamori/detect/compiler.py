@@ -52,6 +52,7 @@ from yamori.detect.condition import (
     quote_value,
     referenced_names,
 )
+from yamori.detect.condition.parser import NUMERIC_OPERATORS, STRING_OPERATORS
 from yamori.detect.fields.interface import Event, FieldClass, FieldInfo, FieldType
 from yamori.detect.output import OutputTemplate, apply_transformers
 from yamori.detect.rules.model import Level, LoadMessage, Priority, RuleException, RuleItem, RuleSet
@@ -340,38 +341,18 @@ def unsafe_regex_reason(pattern: str) -> str | None:
 
 _NUMERIC = frozenset({FieldType.INT, FieldType.UINT})
 _STRINGY = frozenset({FieldType.STRING, FieldType.STRINGS, FieldType.IPADDR})
+# Which operators each field type accepts, built from the parser's operator sets so the two can
+# never disagree about what an operator is.
+_EQUALITY = frozenset({"=", "==", "!="})
+_MEMBERSHIP = frozenset({"in", "intersects"})
 _ALLOWED_OPS: dict[FieldType, frozenset[str]] = {
-    FieldType.STRING: frozenset(
-        {
-            "=",
-            "==",
-            "!=",
-            "contains",
-            "icontains",
-            "bcontains",
-            "startswith",
-            "bstartswith",
-            "endswith",
-            "bendswith",
-            "glob",
-            "iglob",
-            "regex",
-            "pmatch",
-            "in",
-            "intersects",
-            "<",
-            "<=",
-            ">",
-            ">=",
-        }
-    ),
-    FieldType.INT: frozenset({"=", "==", "!=", "<", "<=", ">", ">=", "in", "intersects"}),
-    FieldType.UINT: frozenset({"=", "==", "!=", "<", "<=", ">", ">=", "in", "intersects"}),
-    FieldType.BOOL: frozenset({"=", "==", "!=", "in", "intersects"}),
-    FieldType.IPADDR: frozenset({"=", "==", "!=", "in", "intersects"}),
-    FieldType.BYTES: frozenset(
-        {"=", "==", "!=", "bcontains", "bstartswith", "bendswith", "contains", "startswith", "endswith"}
-    ),
+    FieldType.STRING: STRING_OPERATORS | _MEMBERSHIP | NUMERIC_OPERATORS,
+    FieldType.INT: _EQUALITY | NUMERIC_OPERATORS | _MEMBERSHIP,
+    FieldType.UINT: _EQUALITY | NUMERIC_OPERATORS | _MEMBERSHIP,
+    FieldType.BOOL: _EQUALITY | _MEMBERSHIP,
+    FieldType.IPADDR: _EQUALITY | _MEMBERSHIP,
+    FieldType.BYTES: _EQUALITY
+    | frozenset({"bcontains", "bstartswith", "bendswith", "contains", "startswith", "endswith"}),
 }
 _ALLOWED_OPS[FieldType.STRINGS] = _ALLOWED_OPS[FieldType.STRING]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from yamori.detect.fields._time import parse_rfc3339_ns
-from yamori.detect.fields.interface import Event, FieldClass, FieldInfo, FieldType
+from yamori.detect.fields.interface import FieldClass, FieldInfo, FieldType
+from yamori.detect.fields.jsonevent import JsonEvent
 from yamori.detect.fields.jsonptr import pointer_text, to_text
 
 S = FieldType.STRING
@@ -129,26 +129,12 @@ class CloudTrailFields(FieldClass):
         return dict(_FIELDS)
 
 
-class CloudTrailEvent(Event):
+class CloudTrailEvent(JsonEvent):
     """One CloudTrail record (a `Records[]` entry), parsed; `raw` may keep the text for `json.obj`."""
 
     source: ClassVar[str] = "aws_cloudtrail"
-    __slots__ = ("_doc", "_raw", "_ts")
-
-    def __init__(self, doc: dict[str, Any], *, raw: str | None = None) -> None:
-        self._doc = doc
-        self._raw = raw
-        self._ts: int | None = None
-
-    @property
-    def doc(self) -> dict[str, Any]:
-        return self._doc
-
-    def time_ns(self) -> int:
-        if self._ts is None:
-            t = self._doc.get("eventTime")
-            self._ts = (parse_rfc3339_ns(t) if isinstance(t, str) else None) or 0
-        return self._ts
+    time_keys: ClassVar[tuple[str, ...]] = ("eventTime",)
+    __slots__ = ()
 
     def value(self, name: str, arg: str | None = None) -> Any:
         fn = _EXTRACTORS.get(name)

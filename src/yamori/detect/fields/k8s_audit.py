@@ -12,8 +12,9 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
-from yamori.detect.fields._time import ns_to_clock, ns_to_iso8601, parse_rfc3339_ns
-from yamori.detect.fields.interface import Event, FieldClass, FieldInfo, FieldType
+from yamori.detect.fields._time import ns_to_clock, ns_to_iso8601
+from yamori.detect.fields.interface import FieldClass, FieldInfo, FieldType
+from yamori.detect.fields.jsonevent import JsonEvent
 from yamori.detect.fields.jsonptr import pointer_text, to_text
 
 S = FieldType.STRING
@@ -228,7 +229,7 @@ class K8sAuditFields(FieldClass):
         return dict(_FIELDS)
 
 
-class K8sAuditEvent(Event):
+class K8sAuditEvent(JsonEvent):
     """One Kubernetes audit `Event` (already parsed JSON).
 
     `cluster_name` comes from the input (the API server does not put it in the event), so it is
@@ -236,32 +237,15 @@ class K8sAuditEvent(Event):
     """
 
     source: ClassVar[str] = "k8s_audit"
-    __slots__ = ("_cluster", "_doc", "_raw", "_ts")
+    # When the stage was reached, else when the request arrived.
+    time_keys: ClassVar[tuple[str, ...]] = ("stageTimestamp", "requestReceivedTimestamp")
+    __slots__ = ("_cluster",)
 
     def __init__(
         self, doc: dict[str, Any], *, cluster_name: str | None = None, raw: str | None = None
     ) -> None:
-        self._doc = doc
+        super().__init__(doc, raw=raw)
         self._cluster = cluster_name
-        self._raw = raw
-        self._ts: int | None = None
-
-    @property
-    def doc(self) -> dict[str, Any]:
-        return self._doc
-
-    def time_ns(self) -> int:
-        """`stageTimestamp` (when the stage was reached), else `requestReceivedTimestamp`."""
-        if self._ts is None:
-            ts = None
-            for key in ("stageTimestamp", "requestReceivedTimestamp"):
-                v = self._doc.get(key)
-                if isinstance(v, str):
-                    ts = parse_rfc3339_ns(v)
-                    if ts is not None:
-                        break
-            self._ts = ts if ts is not None else 0
-        return self._ts
 
     def value(self, name: str, arg: str | None = None) -> Any:
         fn = _EXTRACTORS.get(name)
