@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 import sys
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from yamori.detect.fields.interface import Event, FieldClass
     from yamori.detect.inputs import InputStats
     from yamori.detect.output import Alert
+    from yamori.detect.sinks import AlertDispatcher
 
 EXIT_INPUT_ERROR = 2
 SOURCES = ("k8s_audit", "aws_cloudtrail")
@@ -79,6 +80,28 @@ def _parse_listen(text: str) -> tuple[str, int]:
 @click.option("--rule-matching", type=click.Choice(["first", "all"]), default="first", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--output", "output", type=click.Path(dir_okay=False, writable=True), default=None)
+@click.option("--webhook", "webhooks", multiple=True, help="POST each alert's JSON to this URL (repeatable).")
+@click.option(
+    "--syslog",
+    "syslog_url",
+    default=None,
+    help="Send alerts as RFC 5424 syslog to udp://HOST:PORT or tcp://HOST:PORT.",
+)
+@click.option("--syslog-facility", default="local0", show_default=True, help="Syslog facility.")
+@click.option(
+    "--rate-limit",
+    "rate_limit",
+    default=None,
+    help="Alerts per rule (N/s or N/m); 0 = unlimited [default: 100/s with --listen, unlimited "
+    "when replaying files or stdin, where wall-clock limits would drop alerts of a fast replay].",
+)
+@click.option(
+    "--rate-burst",
+    "rate_burst",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Token bucket size per rule [default: 2x the per-second rate, at least 1].",
+)
 def detect(
     source: str,
     rules_files: tuple[str, ...],
@@ -87,11 +110,15 @@ def detect(
     rule_matching: str,
     fmt: str,
     output: str | None,
+    webhooks: tuple[str, ...],
+    syslog_url: str | None,
+    syslog_facility: str,
+    rate_limit: str | None,
+    rate_burst: int | None,
 ) -> None:
     """Run Falco rules over events from files, stdin or the k8s audit webhook."""
     from yamori.detect.engine import Engine
     from yamori.detect.inputs import InputStats, cloudtrail_files, k8s_audit_lines
-    from yamori.detect.output import alert_to_json
 
     if listen is not None and source != "k8s_audit":
         raise click.UsageError("--listen is only for --source k8s_audit")
@@ -100,14 +127,17 @@ def detect(
         inputs = ("-",)
     if source == "aws_cloudtrail" and "-" in inputs:
         raise click.UsageError("aws_cloudtrail reads files or directories, not stdin")
+    if rate_limit is None:
+        rate_limit = "100/s" if address is not None else "0"
     classes = _field_classes()
     compiled = _compile(rules_files, {source: classes[source]})
     engine = Engine(compiled, rule_matching="all" if rule_matching == "all" else "first")
     hostname = socket.gethostname()
     stats = InputStats()
     alerts = 0
-
-    out: IO[str] = open(output, "a", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
+    dispatcher = _dispatcher(
+        fmt, output, webhooks, syslog_url, syslog_facility, rate_limit, rate_burst, hostname
+    )
     try:
 
         def emit(events: Iterable[Event]) -> None:
@@ -115,9 +145,7 @@ def detect(
             for event in events:
                 for alert in engine.process(event):
                     alerts += 1
-                    line = alert_to_json(alert, hostname) if fmt == "json" else format_alert_text(alert)
-                    out.write(line + "\n")
-                    out.flush()
+                    dispatcher.send(alert)
 
         if inputs:
             try:
@@ -128,15 +156,63 @@ def detect(
             except OSError as exc:
                 click.echo(f"yamori: error: {exc}", err=True)
                 raise click.exceptions.Exit(EXIT_INPUT_ERROR) from None
-            click.echo(f"events={stats.events} alerts={alerts} skipped={stats.skipped}", err=True)
+            summary = f"events={stats.events} alerts={alerts} skipped={stats.skipped}"
+            click.echo(f"{summary} {dispatcher.dropped_summary()}", err=True)
         if address is not None:
-            _serve(address, stats, emit)
+            _serve(address, stats, emit, dispatcher)
     finally:
-        if out is not sys.stdout:
-            out.close()
+        dispatcher.close()
 
 
-def _serve(address: tuple[str, int], stats: InputStats, emit: Callable[[Iterable[Event]], None]) -> None:
+def _dispatcher(
+    fmt: str,
+    output: str | None,
+    webhooks: Sequence[str],
+    syslog_url: str | None,
+    syslog_facility: str,
+    rate_limit: str,
+    rate_burst: int | None,
+    hostname: str,
+) -> AlertDispatcher:
+    """The sinks the options ask for (stdout or --output, webhooks, syslog) behind the rate limit."""
+    from yamori.detect.output import alert_to_json
+    from yamori.detect.sinks import AlertDispatcher, AlertSink, RateLimiter, create_sink, parse_rate
+
+    try:
+        rate = parse_rate(rate_limit)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--rate-limit") from None
+    burst = float(rate_burst) if rate_burst is not None else max(1.0, 2 * rate)
+
+    def render(alert: Alert) -> str:
+        return alert_to_json(alert, hostname) if fmt == "json" else format_alert_text(alert)
+
+    sinks: list[AlertSink] = []
+    try:
+        for url in webhooks:
+            try:
+                sinks.append(create_sink("webhook", url, hostname))
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint="--webhook") from None
+        if syslog_url is not None:
+            try:
+                sinks.append(create_sink("syslog", syslog_url, hostname, facility=syslog_facility))
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint="--syslog") from None
+        sinks.insert(0, create_sink("file", output, render) if output else create_sink("stdout", render))
+    except BaseException:
+        for sink in sinks:
+            sink.close()
+        raise
+    return AlertDispatcher(sinks, RateLimiter(rate, burst))
+
+
+def _serve(
+    address: tuple[str, int],
+    stats: InputStats,
+    emit: Callable[[Iterable[Event]], None],
+    dispatcher: AlertDispatcher,
+) -> None:
     """Serve the webhook until interrupted, feeding posted events to ``emit``."""
     from yamori.detect.inputs import AuditWebhookServer
 
@@ -157,7 +233,7 @@ def _serve(address: tuple[str, int], stats: InputStats, emit: Callable[[Iterable
         pass
     finally:
         server.close()
-        click.echo(f"events={stats.events} skipped={stats.skipped}", err=True)
+        click.echo(f"events={stats.events} skipped={stats.skipped} {dispatcher.dropped_summary()}", err=True)
 
 
 @click.group()
