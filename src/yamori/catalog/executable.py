@@ -18,7 +18,6 @@ SCRIPT_SUFFIXES = (".sh", ".py", ".pl", ".rb", ".js", ".txt", ".bash", ".so", ".
 
 class ElfCataloger(Cataloger):
     max_size = 1024 * 1024 * 1024
-    needs_executables = True
 
     def wants(self, path: str, mode: int) -> bool:
         return bool(mode & 0o111) and not path.endswith(SCRIPT_SUFFIXES)

@@ -77,9 +77,6 @@ class Cataloger(ABC):
     name: ClassVar[str]
     version: ClassVar[int] = 1
     max_size: ClassVar[int] = 64 * 1024 * 1024
-    # True when the cataloger must see a file's mode (executables): tells the walker it may not
-    # skip files on path alone.
-    needs_executables: ClassVar[bool] = False
     # Which scans use this cataloger: "image" (layers), "rootfs" (a root filesystem or the host),
     # "fs" (a project directory, where lockfiles count). Lockfile catalogers serve "fs" only.
     scopes: ClassVar[frozenset[str]] = frozenset({"image", "rootfs", "fs"})

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from yamori.config import ConfigError, command_defaults
+from yamori.vulndb.intel import EPSS_URL, KEV_URL
 
 if TYPE_CHECKING:
     from yamori.vulndb.store import Outcome
@@ -96,10 +97,14 @@ def _db_dir_option(function: F) -> F:
 
 def _intel_options(function: F) -> F:
     function = click.option(
-        "--epss", metavar="URL|FILE", help="FIRST EPSS daily CSV (.gz), from a URL or a file."
+        "--epss",
+        metavar="URL|FILE",
+        help=f"FIRST EPSS daily CSV (.gz), from a URL or a file (public: {EPSS_URL}).",
     )(function)
     return click.option(
-        "--kev", metavar="URL|FILE", help="CISA Known Exploited Vulnerabilities JSON, URL or file."
+        "--kev",
+        metavar="URL|FILE",
+        help=f"CISA Known Exploited Vulnerabilities JSON, URL or file (public: {KEV_URL}).",
     )(function)
 
 

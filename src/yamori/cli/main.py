@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from yamori.scan.scanner import ProgressCallback, ScanSettings
     from yamori.sources.interface import SourceOptions
 
-EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_INPUT_ERROR = 2
 

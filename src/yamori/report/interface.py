@@ -12,8 +12,6 @@ if TYPE_CHECKING:  # annotations only: the registry imports this module at start
 class ReportWriter(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
-    # Some formats (table) are for people and may use colour on a terminal.
-    for_terminal: ClassVar[bool] = False
 
     @abstractmethod
     def write(self, result: ScanResult, out: TextIO) -> None:

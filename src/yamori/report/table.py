@@ -84,7 +84,6 @@ def print_vulnerabilities(console: Console, result: ScanResult) -> None:
 class TableWriter(ReportWriter):
     name = "table"
     description = "a table of packages (default)"
-    for_terminal = True
 
     def write(self, result: ScanResult, out: TextIO) -> None:
         console = Console(file=out, width=None if out.isatty() else 200, soft_wrap=False)
