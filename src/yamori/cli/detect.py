@@ -26,10 +26,9 @@ SOURCES = ("k8s_audit", "aws_cloudtrail")
 
 
 def _field_classes() -> dict[str, FieldClass]:
-    from yamori.detect.fields.cloudtrail import CloudTrailFields
-    from yamori.detect.fields.k8s_audit import K8sAuditFields
+    from yamori.detect.sources import field_classes
 
-    return {"k8s_audit": K8sAuditFields(), "aws_cloudtrail": CloudTrailFields()}
+    return field_classes()
 
 
 def _compile(paths: Sequence[str], classes: dict[str, FieldClass]) -> CompiledRules:
@@ -247,3 +246,40 @@ def validate(files: tuple[str, ...]) -> None:
     """Load and compile rules files against every source yamori has fields for."""
     compiled = _compile(files, _field_classes())
     click.echo(f"{len(compiled.rules)} rule(s) OK, {len(compiled.warnings)} warning(s)")
+
+
+@rules.command("test")
+@click.option(
+    "--rules", "rules_files", multiple=True, required=True, type=click.Path(exists=True, dir_okay=False),
+    help="Falco rules file (repeatable, loaded in order).",
+)  # fmt: skip
+@click.option("--verbose", "-v", is_flag=True, help="Also list passing cases and the rules they fired.")
+@click.argument("tests", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def test_rules(rules_files: tuple[str, ...], verbose: bool, tests: tuple[str, ...]) -> None:
+    """Run rule tests (events + the rules they must and must not fire); exit 1 if any fails.
+
+    The test format is described in docs/detection.md ("Testing rules").
+    """
+    from yamori.detect.ruletest import RuleTestError, load_rule_tests, run_rule_tests, summarize
+
+    cases = []
+    for path in tests:
+        try:
+            cases.extend(load_rule_tests(path))
+        except RuleTestError as exc:
+            click.echo(f"yamori: error: {exc}", err=True)
+            raise click.exceptions.Exit(EXIT_INPUT_ERROR) from None
+    compiled = _compile(rules_files, _field_classes())
+    results = run_rule_tests(compiled, cases)
+    for result in results:
+        if result.passed:
+            if verbose:
+                fired = ", ".join(result.fired) or "nothing"
+                click.echo(f"PASS {result.case.where} {result.case.name} (fired: {fired})")
+            continue
+        click.echo(f"FAIL {result.case.where} {result.case.name}")
+        for problem in result.problems:
+            click.echo(f"    {problem}")
+    click.echo(summarize(results))
+    if any(not r.passed for r in results):
+        raise click.exceptions.Exit(1)
