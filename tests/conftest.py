@@ -8,6 +8,7 @@ import pytest
 pytest_plugins = [
     "support.registry",
     "support.images",
+    "support.moto",
 ]
 
 # Slow artefacts (Debian root filesystems, built images) are cached across runs here.

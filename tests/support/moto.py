@@ -87,3 +87,9 @@ def moto_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServe
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """One moto server for the session; tests that need a clean account call ``moto.reset()``."""
+    yield from moto_fixture(tmp_path_factory)
