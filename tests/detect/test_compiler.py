@@ -416,3 +416,79 @@ def test_falco_corpus_compiles(filename: str, source: str) -> None:
 
 def test_classes_fixture_is_sane() -> None:
     assert set(CLASSES) == {"dict", "syscall"}
+
+
+# Falco 0.44 list modifiers: `field op anyof|oneof|allof (...)` (libs#2984).
+MODIFIER_CASES = [
+    ("d.s startswith anyof (my, bash)", {"d.s": "myexe"}, True),
+    ("d.s startswith anyof (bash, sh)", {"d.s": "myexe"}, False),
+    ("d.s startswith anyof (my, mye)", {"d.s": "myexe"}, True),
+    ("d.s startswith oneof (my, bash)", {"d.s": "myexe"}, True),
+    ("d.s startswith oneof (my, mye)", {"d.s": "myexe"}, False),  # two match: not exactly one
+    ("d.s startswith allof (my, mye)", {"d.s": "myexe"}, True),
+    ("d.s startswith allof (my, bash)", {"d.s": "myexe"}, False),
+    ("d.s != allof (sshd, sudo)", {"d.s": "bash"}, True),
+    ("d.s != allof (sshd, sudo)", {"d.s": "sudo"}, False),
+    ("d.s != anyof (sshd, sudo)", {"d.s": "sudo"}, True),  # ORed inequalities, as Falco warns
+    ("d.s contains allof (curl, ci.internal)", {"d.s": "curl https://ci.internal/x"}, True),
+    ("d.s contains allof (curl, ci.internal)", {"d.s": "curl https://example.com"}, False),
+    ("d.s regex anyof ('python[23]\\.[0-9]+', 'node[0-9]+')", {"d.s": "node18"}, True),
+    ("d.s regex anyof ('python[23]\\.[0-9]+', 'node[0-9]+')", {"d.s": "node"}, False),
+    ("d.n > anyof (10, 100)", {"d.n": 50}, True),
+    ("d.n > allof (10, 100)", {"d.n": 50}, False),
+    ("d.s = anyof ()", {"d.s": ""}, False),  # an empty list never matches
+    ("d.s = anyof (a, b)", {}, False),  # no value: no match
+    ("d.s = anyof (names)", {"d.s": "bob"}, True),  # list names are expanded
+    ("d.l = anyof (a, b)", {"d.l": ["a"]}, True),  # a list field must hold exactly one value
+    ("d.l = anyof (a, b)", {"d.l": ["a", "b"]}, False),
+    ("d.s = anyof", {"d.s": "anyof"}, True),  # without a list after it, a plain value
+]
+
+
+@pytest.mark.parametrize(("condition", "values", "expected"), MODIFIER_CASES)
+def test_list_modifiers(condition: str, values: dict[str, Any], expected: bool) -> None:
+    prefix = "- list: names\n  items: [alice, bob]\n"
+    assert check(condition, values, prefix=prefix) is expected
+
+
+def test_list_modifier_type_errors() -> None:
+    (message,) = errors_of("d.s < anyof (a, b)")
+    assert "cannot be used with string field 'd.s'" in message
+    (message,) = errors_of("d.n = anyof (1, x)")
+    assert "'x' is not a number" in message
+
+
+EXC_MODIFIER_FORM = """
+- rule: r
+  desc: d
+  condition: d.s = hit
+  output: o
+  priority: ERROR
+  source: dict
+  exceptions:
+    - name: prefixes
+      fields: d.t
+      comps: startswith anyof
+      values: [kube-, etcd-]
+    - name: both
+      fields: [d.path]
+      comps: [contains allof]
+      values:
+        - [[curl, ci.internal]]
+"""
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"d.s": "hit", "d.t": "kube-proxy"}, False),
+        ({"d.s": "hit", "d.t": "etcd-0"}, False),
+        ({"d.s": "hit", "d.t": "nginx"}, True),
+        ({"d.s": "hit", "d.t": "x", "d.path": "curl ci.internal"}, False),
+        ({"d.s": "hit", "d.t": "x", "d.path": "curl other"}, True),
+    ],
+)
+def test_exceptions_with_list_modifiers(values: dict[str, Any], expected: bool) -> None:
+    compiled = compile_text(EXC_MODIFIER_FORM)
+    assert not compiled.errors, [str(m) for m in compiled.errors]
+    assert compiled.rules[0].evaluate(DictEvent(values)) is expected

@@ -52,7 +52,7 @@ from yamori.detect.condition import (
     quote_value,
     referenced_names,
 )
-from yamori.detect.condition.parser import NUMERIC_OPERATORS, STRING_OPERATORS
+from yamori.detect.condition.parser import LIST_MODIFIERS, NUMERIC_OPERATORS, STRING_OPERATORS
 from yamori.detect.fields.interface import Event, FieldClass, FieldInfo, FieldType
 from yamori.detect.output import OutputTemplate, apply_transformers
 from yamori.detect.rules.model import Level, LoadMessage, Priority, RuleException, RuleItem, RuleSet
@@ -563,7 +563,7 @@ class _Compiler:
                             items.append(Literal(entry.name))
                     else:
                         items.append(entry)
-                return Compare(n.field, n.op, ListValue(tuple(items)))
+                return Compare(n.field, n.op, ListValue(tuple(items)), n.modifier)
             return n
 
         return _rebuild(node, leaf)
@@ -733,7 +733,7 @@ def _render_list_item(text: str) -> str:
 def _exc_value_text(value: str | list[str], comp: str) -> str:
     if isinstance(value, list):
         return "(" + ", ".join(_render_list_item(v) for v in value) + ")"
-    if comp in ("in", "intersects", "pmatch"):
+    if comp in ("in", "intersects", "pmatch") or comp.split()[-1] in LIST_MODIFIERS:
         return "(" + _render_list_item(value) + ")"
     return _render_list_item(value)
 
@@ -745,7 +745,7 @@ def _exception_text(exc: RuleException) -> str:
     if isinstance(exc.fields, str):
         comp = exc.comps if isinstance(exc.comps, str) else "in"
         items = [v for v in exc.values if isinstance(v, str)]
-        if comp in ("in", "intersects", "pmatch"):
+        if comp in ("in", "intersects", "pmatch") or comp.split()[-1] in LIST_MODIFIERS:
             return f"{exc.fields} {comp} (" + ", ".join(_render_list_item(v) for v in items) + ")"
         return " or ".join(f"{exc.fields} {comp} {_render_list_item(v)}" for v in items)
     comps = exc.comps if isinstance(exc.comps, list) else ["="] * len(exc.fields)
@@ -851,6 +851,10 @@ def _leaf(node: Compare | Exists, fields: Mapping[str, FieldInfo]) -> Predicate:
 
         return by_val
 
+    if node.modifier is not None:
+        assert isinstance(value, ListValue)
+        return _modified(node, get, elem_type, is_list, what)
+
     if isinstance(value, ListValue):
         raw_items = [i.text if isinstance(i, Literal) else i.name for i in value.items]
         items = [_convert(t, elem_type, what) for t in raw_items]
@@ -879,6 +883,38 @@ def _leaf(node: Compare | Exists, fields: Mapping[str, FieldInfo]) -> Predicate:
     if is_list:
         return _guard_list(get, lambda vs: any(test(x) for x in vs))
     return _guard(get, test)
+
+
+def _item_test(op: str, text: str, elem_type: FieldType, field_name: str, what: str) -> Callable[[Any], bool]:
+    """The test ``value <op> <one literal>``, with the literal converted once."""
+    if op in ("bcontains", "bstartswith", "bendswith", "regex", "glob", "iglob", "pmatch"):
+        return _scalar_test(op, text, elem_type, what)
+    if op in ("<", "<=", ">", ">=") and elem_type is FieldType.STRING:
+        raise CompileError(f"operator '{op}' cannot be used with string field '{field_name}'")
+    return _scalar_test(op, _convert(text, elem_type, what), elem_type, what)
+
+
+def _modified(node: Compare, get: Getter, elem_type: FieldType, is_list: bool, what: str) -> Predicate:
+    """``field op anyof|oneof|allof (a, b, ...)``: the per-item tests combined by the modifier.
+
+    Falco's rules: the field must give a single value (a list field matches only when it holds
+    exactly one element) and an empty list never matches.
+    """
+    assert isinstance(node.value, ListValue)
+    what = f"{what[:-1]} {node.modifier}'"
+    texts = [i.text if isinstance(i, Literal) else i.name for i in node.value.items]
+    tests = tuple(_item_test(node.op, t, elem_type, node.field.name, what) for t in texts)
+    if not tests:
+        return lambda event: False
+    if node.modifier == "anyof":
+        combined: Callable[[Any], bool] = lambda v: any(t(v) for t in tests)  # noqa: E731
+    elif node.modifier == "allof":
+        combined = lambda v: all(t(v) for t in tests)  # noqa: E731
+    else:  # oneof: exactly one item matches
+        combined = lambda v: sum(1 for t in tests if t(v)) == 1  # noqa: E731
+    if is_list:
+        return _guard_list(get, lambda vs: len(vs) == 1 and combined(vs[0]))
+    return _guard(get, combined)
 
 
 def _guard(get: Getter, test: Callable[[Any], bool]) -> Predicate:

@@ -82,11 +82,17 @@ Value = Literal | ValRef | ListValue
 
 @dataclass(frozen=True, slots=True)
 class Compare:
-    """``field op value`` for every binary operator (``op`` is spelled as in the source)."""
+    """``field op value`` for every binary operator (``op`` is spelled as in the source).
+
+    ``modifier`` is Falco 0.44's list modifier (``anyof``, ``oneof``, ``allof``): ``field op
+    anyof (a, b)`` means ``field op a`` for at least one / exactly one / every item, and
+    ``value`` is then a ``ListValue``.
+    """
 
     field: FieldRef
     op: str
     value: Value
+    modifier: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

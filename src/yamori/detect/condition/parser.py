@@ -38,6 +38,7 @@ from yamori.detect.condition.ast import (
 from yamori.detect.condition.lexer import ConditionSyntaxError, Scanner, is_identifier
 
 __all__ = [
+    "LIST_MODIFIERS",
     "LIST_OPERATORS",
     "MAX_DEPTH",
     "MAX_LENGTH",
@@ -75,6 +76,7 @@ STRING_OPERATORS = frozenset(
     }
 )
 LIST_OPERATORS = frozenset({"in", "intersects", "pmatch"})
+LIST_MODIFIERS = frozenset({"anyof", "oneof", "allof"})
 TRANSFORMERS = frozenset({"tolower", "toupper", "b64", "basename", "len"})
 _WORD_OPERATORS = (STRING_OPERATORS | LIST_OPERATORS | {"exists"}) - {"=", "==", "!="}
 
@@ -188,8 +190,26 @@ class _Parser:
         if op == "exists":
             return Exists(fld)
         s.skip_space()
+        modifier = self._modifier(op)
+        if modifier is not None:
+            return Compare(fld, op, self._list(f"{op} {modifier}", op_pos), modifier)
         value = self._value(op, op_pos)
         return Compare(fld, op, value)
+
+    def _modifier(self, op: str) -> str | None:
+        """``anyof``/``oneof``/``allof`` after a comparison operator, when a list follows."""
+        s = self.s
+        if op in LIST_OPERATORS:
+            return None
+        for word in LIST_MODIFIERS:
+            if s.at_keyword(word):
+                here = s.pos
+                s.pos += len(word)
+                s.skip_space()
+                if s.peek() == "(":
+                    return word
+                s.pos = here
+        return None
 
     def _field(self, allow_macro: bool) -> FieldRef | MacroRef:
         """A field, possibly inside transformers; or, when allowed, a bare macro name."""

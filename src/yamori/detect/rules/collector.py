@@ -61,6 +61,18 @@ EXCEPTION_COMPS = frozenset(
 )
 
 
+_LIST_COMPS = frozenset({"in", "intersects", "pmatch"})
+_MODIFIERS = frozenset({"anyof", "oneof", "allof"})
+
+
+def valid_exception_comp(comp: str) -> bool:
+    """An operator, or (Falco 0.44) a comparison operator with a list modifier: ``startswith anyof``."""
+    if comp in EXCEPTION_COMPS:
+        return True
+    op, _, modifier = comp.partition(" ")
+    return modifier.strip() in _MODIFIERS and op in EXCEPTION_COMPS and op not in _LIST_COMPS
+
+
 def _join(before: str, after: str) -> str:
     """Falco joins appended condition/output/desc text with one space."""
     return f"{before} {after}" if before else after
@@ -215,7 +227,7 @@ def _exception_problem(exc: RuleException) -> str | None:
             exc.comps = "in"
         if not isinstance(exc.comps, str):
             return "'comps' must be one operator when 'fields' is one field"
-        if exc.comps not in EXCEPTION_COMPS:
+        if not valid_exception_comp(exc.comps):
             return f"unknown comparison operator '{exc.comps}'"
         for value in exc.values:
             if not isinstance(value, str):
@@ -230,7 +242,7 @@ def _exception_problem(exc: RuleException) -> str | None:
     if len(exc.comps) != len(exc.fields):
         return f"'fields' has {len(exc.fields)} entries but 'comps' has {len(exc.comps)}"
     for comp in exc.comps:
-        if comp not in EXCEPTION_COMPS:
+        if not valid_exception_comp(comp):
             return f"unknown comparison operator '{comp}'"
     for row in exc.values:
         if not isinstance(row, list):
