@@ -18,6 +18,7 @@ from yamori.detect.sinks import (
     SINKS,
     AlertDispatcher,
     FileSink,
+    QueuedSink,
     RateLimiter,
     StreamSink,
     SyslogSink,
@@ -328,3 +329,90 @@ def test_cli_end_to_end_webhook_syslog_rate_limit(
     assert sorted(json.loads(body)["rule"] for _, _, body in received) == sorted(rules * 2)
     datagrams = [udp_socket.recv(65535).decode() for _ in range(16)]
     assert all(d.startswith("<13") and " yamori - alert - " in d for d in datagrams)
+
+
+class _GatedCollector(BaseHTTPRequestHandler):
+    """Holds every request until ``gate`` is set: a webhook endpoint that hangs."""
+
+    received: list[bytes]
+    gate: threading.Event
+    arrived: threading.Semaphore
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.arrived.release()
+        self.gate.wait(30)
+        self.received.append(body)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def hanging_webhook() -> Iterator[tuple[str, list[bytes], threading.Event, threading.Semaphore]]:
+    received: list[bytes] = []
+    gate = threading.Event()
+    arrived = threading.Semaphore(0)
+    handler = type("Handler", (_GatedCollector,), {"received": received, "gate": gate, "arrived": arrived})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/falco", received, gate, arrived
+    finally:
+        gate.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_queued_webhook_never_blocks_the_engine(
+    hanging_webhook: tuple[str, list[bytes], threading.Event, threading.Semaphore],
+) -> None:
+    url, received, gate, arrived = hanging_webhook
+    err = io.StringIO()
+    sink = QueuedSink(WebhookSink(url, "node-1", timeout=30), "webhook", maxsize=100, err=err)
+    for i in range(5):
+        sink.send(make_alert(rule=f"R{i}"))  # returns although the endpoint holds the first request
+    assert arrived.acquire(timeout=10)  # the worker is stuck inside the first POST...
+    assert received == []  # ...and nothing has completed, yet all five sends returned
+    gate.set()
+    sink.close()
+    assert [json.loads(b)["rule"] for b in received] == ["R0", "R1", "R2", "R3", "R4"]  # in order
+    assert sink.dropped == 0
+    assert err.getvalue() == ""
+
+
+def test_queued_sink_full_queue_drops_and_counts(
+    hanging_webhook: tuple[str, list[bytes], threading.Event, threading.Semaphore],
+) -> None:
+    url, received, gate, arrived = hanging_webhook
+    err = io.StringIO()
+    sink = QueuedSink(WebhookSink(url, "node-1", timeout=30), "webhook", maxsize=2, err=err)
+    sink.send(make_alert(rule="R0"))
+    assert arrived.acquire(timeout=10)  # R0 is in flight: the queue is empty again
+    for i in range(1, 6):
+        sink.send(make_alert(rule=f"R{i}"))  # R1, R2 fit; R3..R5 are dropped
+    assert sink.dropped == 3
+    gate.set()
+    sink.close()
+    assert [json.loads(b)["rule"] for b in received] == ["R0", "R1", "R2"]
+    assert "queue full" in err.getvalue()
+    assert "3 alert(s) not delivered" in err.getvalue()
+
+
+def test_queued_sink_close_gives_up_after_drain_timeout(
+    hanging_webhook: tuple[str, list[bytes], threading.Event, threading.Semaphore],
+) -> None:
+    url, _received, _gate, arrived = hanging_webhook
+    err = io.StringIO()
+    sink = QueuedSink(WebhookSink(url, "node-1", timeout=30), "webhook", drain_timeout=0.2, err=err)
+    for i in range(3):
+        sink.send(make_alert(rule=f"R{i}"))
+    assert arrived.acquire(timeout=10)
+    sink.close()  # the endpoint never answers: close returns, and says what was lost
+    assert sink.dropped == 2  # the two still queued (the one in flight is the worker's)
+    assert "not delivered" in err.getvalue()

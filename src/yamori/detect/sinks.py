@@ -10,8 +10,10 @@ with a total on ``close()``.
 from __future__ import annotations
 
 import contextlib
+import queue
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ __all__ = [
     "AlertDispatcher",
     "AlertSink",
     "FileSink",
+    "QueuedSink",
     "RateLimiter",
     "StreamSink",
     "SyslogSink",
@@ -190,6 +193,70 @@ class WebhookSink:
     def close(self) -> None:
         self._client.close()
         self._report.summary()
+
+
+class QueuedSink:
+    """Runs a slow sink (network) on its own thread behind a bounded queue.
+
+    Why: the engine must never wait on an output. A webhook that hangs would otherwise stall
+    detection for every event behind it (Falco's outputs queue for the same reason). When the
+    queue is full the alert is dropped for this sink only and counted; ``close()`` gives the
+    worker ``drain_timeout`` seconds to deliver what is queued, then reports what was lost.
+    """
+
+    _STOP: Any = object()
+
+    def __init__(
+        self,
+        inner: AlertSink,
+        label: str,
+        *,
+        maxsize: int = 10_000,
+        drain_timeout: float = 10.0,
+        err: IO[str] | None = None,
+    ) -> None:
+        self.inner = inner
+        self.drain_timeout = drain_timeout
+        self.dropped = 0
+        self._report = _FailureReporter(f"{label} queue", err)
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, maxsize))
+        self._thread = threading.Thread(target=self._run, name=f"sink-{label}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            alert = self._queue.get()
+            if alert is self._STOP:
+                return
+            try:
+                self.inner.send(alert)
+            except Exception as exc:  # a sink bug must not kill the worker
+                self._report.failed(f"{type(exc).__name__}: {exc}")
+
+    def send(self, alert: Alert) -> None:
+        try:
+            self._queue.put_nowait(alert)
+        except queue.Full:
+            self.dropped += 1
+            self._report.failed("queue full: the output is slower than the alert rate")
+
+    def close(self) -> None:
+        deadline = time.monotonic() + self.drain_timeout
+        stop_queued = False
+        while not stop_queued:  # the stop marker goes in after the queued alerts: they go first
+            try:
+                self._queue.put(self._STOP, timeout=0.1)
+                stop_queued = True
+            except queue.Full:
+                if time.monotonic() >= deadline:
+                    break
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        if self._thread.is_alive():
+            left = max(0, self._queue.qsize() - stop_queued)
+            self.dropped += left
+            self._report.failures += left
+        self._report.summary()
+        self.inner.close()
 
 
 # Falco priority -> syslog severity (RFC 5424 section 6.2.1).
