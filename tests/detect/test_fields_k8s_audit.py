@@ -209,3 +209,37 @@ def test_every_declared_field_answers_on_every_fixture() -> None:
                 assert val is None or (isinstance(val, list) and all(isinstance(s, str) for s in val))
             else:
                 assert val is None or isinstance(val, str)
+
+
+def test_epoch_timestamp_is_a_time_of_zero_not_missing() -> None:
+    # The json plugin always sets jevt.rawtime ("%d" of the event time), so an event stamped at
+    # the epoch has jevt.rawtime "0" (what `k8s_audit_never_true` tests); only an event with no
+    # usable timestamp at all has none.
+    e = K8sAuditEvent({"auditID": "x", "stageTimestamp": "1970-01-01T00:00:00.000000Z"})
+    assert e.time_ns() == 0
+    assert e.value("jevt.rawtime") == "0"
+    assert e.value("jevt.time") == "00:00:00.000000000"
+    assert e.value("jevt.time.iso8601") == "1970-01-01T00:00:00.000000000Z"
+    bad = K8sAuditEvent({"auditID": "x", "stageTimestamp": "not a time"})
+    assert bad.value("jevt.rawtime") is None
+
+
+def test_jevt_obj_is_indented_as_the_json_plugin_prints_it() -> None:
+    # Falco's json plugin: json.Indent(&out, data, "", "  ") over the event's compact JSON.
+    raw = '{"auditID":"x","verb":"get","user":{"username":"a\\"b","groups":[]},"sourceIPs":["10.0.0.1",1.50]}'
+    e = K8sAuditEvent(json.loads(raw), raw=raw)
+    assert e.value("jevt.obj") == (
+        "{\n"
+        '  "auditID": "x",\n'
+        '  "verb": "get",\n'
+        '  "user": {\n'
+        '    "username": "a\\"b",\n'
+        '    "groups": []\n'
+        "  },\n"
+        '  "sourceIPs": [\n'
+        '    "10.0.0.1",\n'
+        "    1.50\n"
+        "  ]\n"
+        "}"
+    )
+    assert K8sAuditEvent(json.loads(raw)).value("jevt.obj").startswith('{\n  "auditID": "x",\n')

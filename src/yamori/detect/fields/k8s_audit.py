@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
-from yamori.detect.fields._time import ns_to_clock, ns_to_iso8601
+from yamori.detect.fields._time import ns_to_clock, ns_to_iso8601, parse_rfc3339_ns
 from yamori.detect.fields.interface import FieldClass, FieldInfo, FieldType
 from yamori.detect.fields.jsonevent import JsonEvent
 from yamori.detect.fields.jsonptr import pointer_text, to_text
@@ -78,6 +78,49 @@ def _pick(items: list[Any], arg: str | None) -> list[Any] | None:
 def _repository(image: str) -> str:
     """Image reference minus tag and digest, split as the plugin does (first ':' then '@')."""
     return image.split(":", 1)[0].split("@", 1)[0]
+
+
+def _go_indent(text: str) -> str:
+    """JSON text re-spaced as Go's ``json.Indent(dst, src, "", "  ")`` does it.
+
+    Tokens are kept as written (numbers, string escapes); whitespace between them is dropped;
+    each element goes on its own line, ``": "`` separates keys, and ``{}``/``[]`` stay empty.
+    """
+    out: list[str] = []
+    depth = 0
+    need_indent = False
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            token, i = text[i : j + 1], j + 1
+        elif c in " \t\r\n":
+            i += 1
+            continue
+        else:
+            token, i = c, i + 1
+        if need_indent and token not in ("}", "]"):
+            out.append("\n" + "  " * depth)
+        if token in ("{", "["):
+            need_indent = True
+            depth += 1
+            out.append(token)
+            continue
+        if token in ("}", "]"):
+            depth -= 1
+            if not need_indent:
+                out.append("\n" + "  " * depth)
+        need_indent = False
+        if token == ",":
+            out.append(",\n" + "  " * depth)
+        elif token == ":":
+            out.append(": ")
+        else:
+            out.append(token)
+    return "".join(out)
 
 
 def _field_table() -> list[FieldInfo]:
@@ -224,6 +267,7 @@ class K8sAuditFields(FieldClass):
     """The `k8s_audit` source's field table."""
 
     source: ClassVar[str] = "k8s_audit"
+    index_fields: ClassVar[tuple[str, ...]] = ("ka.verb", "ka.target.resource")
 
     def fields(self) -> dict[str, FieldInfo]:
         return dict(_FIELDS)
@@ -428,11 +472,25 @@ class K8sAuditEvent(JsonEvent):
         return None if arg is None else pointer_text(self._doc, arg)
 
     def _jevt_obj(self) -> str:
-        return self._raw if self._raw is not None else to_text(self._doc)
+        # The json plugin prints the event through Go's json.Indent(data, "", "  ").
+        return _go_indent(self._raw if self._raw is not None else to_text(self._doc))
 
     def _time_field(self, render: Callable[[int], str]) -> str | None:
+        """Rendered event time; None only when the event carries no usable timestamp.
+
+        A timestamp at the Unix epoch is a real time of 0 (Falco's `jevt.rawtime` is then "0",
+        which is what the rules' `k8s_audit_never_true` macro, `jevt.rawtime=0`, tests for).
+        """
         ns = self.time_ns()
-        return render(ns) if ns else None
+        if ns == 0 and not self._has_time():
+            return None
+        return render(ns)
+
+    def _has_time(self) -> bool:
+        return any(
+            isinstance(text := self._doc.get(key), str) and parse_rfc3339_ns(text) is not None
+            for key in self.time_keys
+        )
 
 
 _Extractor = Callable[[K8sAuditEvent, "str | None"], Any]
