@@ -62,6 +62,7 @@ class SysFields(FieldClass):
     """A fake syscall source: enough to test evt.type indexing."""
 
     source: ClassVar[str] = "syscall"
+    index_fields: ClassVar[tuple[str, ...]] = ("evt.type",)
 
     def fields(self) -> dict[str, FieldInfo]:
         return {

@@ -117,3 +117,43 @@ def test_alert_contents() -> None:
 def test_engine_from_plain_rule_list() -> None:
     compiled = compile_text(cond_rules("d.s = a"))
     assert names(Engine(compiled.rules), DictEvent({"d.s": "a"})) == ["r0"]
+
+
+def test_index_on_two_fields_keeps_load_order_and_never_narrows_on_a_missing_value() -> None:
+    """k8s-style sources: index on several string fields; candidates stay in load order."""
+    from yamori.detect.compiler import compile_ruleset
+    from yamori.detect.fields.interface import FieldClass, FieldInfo, FieldType
+    from yamori.detect.rules import read_rules_text
+    from yamori.detect.rules.collector import collect
+
+    class TwoFields(FieldClass):
+        source = "dict"
+        index_fields = ("d.s", "d.t")
+
+        def fields(self) -> dict[str, FieldInfo]:
+            return {n: FieldInfo(n, FieldType.STRING, n) for n in ("d.s", "d.t", "d.path")}
+
+    rules = [
+        ("any", "d.path = p"),
+        ("s_a", "d.s = a and d.path = p"),
+        ("s_a_t_x", "d.s in (a, b) and d.t = x and d.path = p"),
+        ("not_t_x", "not d.t != x and d.path = p"),  # true when d.t is missing, though its set is {x}
+        ("s_not_a", "d.s != a and d.path = p"),
+    ]
+    text = "\n".join(
+        f"- rule: {name}\n  desc: d\n  condition: {cond}\n  output: o\n  priority: INFO\n  source: dict\n"
+        for name, cond in rules
+    )
+    compiled = compile_ruleset(collect([read_rules_text(text, "r.yaml")]), {"dict": TwoFields()})
+    assert not compiled.errors
+    engine = Engine(compiled, "all")
+    assert names(engine, DictEvent({"d.s": "a", "d.t": "x", "d.path": "p"})) == [
+        "any",
+        "s_a",
+        "s_a_t_x",
+        "not_t_x",
+    ]
+    assert names(engine, DictEvent({"d.s": "b", "d.t": "y", "d.path": "p"})) == ["any", "s_not_a"]
+    # d.t missing: `not d.t != x` is true, so the index must not drop it
+    assert names(engine, DictEvent({"d.s": "b", "d.path": "p"})) == ["any", "not_t_x", "s_not_a"]
+    assert names(Engine(compiled), DictEvent({"d.s": "a", "d.t": "x", "d.path": "p"})) == ["any"]

@@ -64,6 +64,7 @@ __all__ = [
     "EvtTypes",
     "compile_ruleset",
     "evttypes_of",
+    "field_values_of",
     "unsafe_regex_reason",
 ]
 
@@ -138,6 +139,8 @@ class CompiledRule:
     file: str
     line: int
     order: int  # load order (first-definition order of the rule set)
+    # One value set per index field of the rule's source (``FieldClass.index_fields``).
+    index_sets: tuple[EvtTypes, ...] = ()
 
 
 @dataclass(slots=True)
@@ -218,6 +221,17 @@ def evttypes_of(root: Node) -> EvtTypes:
     ``not`` is pushed to the leaves (De Morgan), so ``not evt.type = open`` is "all but open",
     while ``not proc.name = x`` stays "any type".
     """
+    return field_values_of(root, "evt.type")
+
+
+def field_values_of(root: Node, field_name: str) -> EvtTypes:
+    """The values of ``field_name`` for which the condition can be true (a superset), computed
+    the way Falco computes event types; the engine's index for any string field.
+
+    Sound only for events that have a value for the field: with the field missing, ``not
+    (f != x)`` is true although the set is ``{x}``, so the engine does not narrow on a missing
+    value.
+    """
     out: list[EvtTypes] = []
     stack: list[tuple[Node, bool, bool]] = [(root, False, False)]
     while stack:
@@ -238,12 +252,18 @@ def evttypes_of(root: Node) -> EvtTypes:
         elif isinstance(node, Not):
             stack.append((node.operand, not negate, False))
         else:
-            out.append(_leaf_evttypes(node, negate))
+            out.append(_leaf_values(node, negate, field_name))
     return out[0]
 
 
-def _leaf_evttypes(node: Node, negate: bool) -> EvtTypes:
-    if not isinstance(node, Compare) or node.field.name != "evt.type" or node.field.transformers:
+def _leaf_values(node: Node, negate: bool, field_name: str) -> EvtTypes:
+    if (
+        not isinstance(node, Compare)
+        or node.field.name != field_name
+        or node.field.transformers
+        or node.field.arg is not None
+        or node.modifier is not None
+    ):
         return ALL_TYPES
     if node.op in ("=", "==", "!=") and isinstance(node.value, Literal):
         types = EvtTypes(frozenset({node.value.text}), node.op == "!=")
@@ -720,6 +740,9 @@ class _Compiler:
             file=rule.position.file,
             line=rule.position.line,
             order=index,
+            index_sets=tuple(
+                field_values_of(node, name) for name in self.field_classes[rule.source].index_fields
+            ),
         )
 
 
@@ -805,13 +828,23 @@ def _field_getter(ref: FieldRef, fields: Mapping[str, FieldInfo]) -> tuple[Gette
         elif ftype is FieldType.BYTES:
             ftype = FieldType.STRING
 
+    key = (name, arg)
+
     def getter(event: Event) -> Any:
-        return event.value(name, arg)
+        try:
+            memo = event.memo
+        except AttributeError:  # an Event subclass that did not set it up
+            memo = event.memo = {}
+        try:
+            return memo[key]
+        except KeyError:
+            value = memo[key] = event.value(name, arg)
+            return value
 
     if transformers:
 
         def transformed(event: Event) -> Any:
-            return apply_transformers(event.value(name, arg), transformers)
+            return apply_transformers(getter(event), transformers)
 
         return transformed, ftype
     return getter, ftype

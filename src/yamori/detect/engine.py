@@ -1,9 +1,15 @@
-"""Run compiled rules over events: index by source and event type, match, make alerts.
+"""Run compiled rules over events: index by source and field values, match, make alerts.
 
-Falco's order, which ``rule_matching: first`` depends on: for an event of type T, the rules
-indexed under T, then the rules that apply to every type, each group in load order. Only rules of
-the event's source are considered. When the source's fields include ``evt.type`` (syscalls),
-rules are narrowed by their event-type set; other sources have one bucket.
+Falco's order, which ``rule_matching: first`` depends on: for a syscall of type T, the rules
+indexed under T, then the rules that apply to every type, each group in load order; for plugin
+sources (k8s_audit, aws_cloudtrail) every rule in load order. Only rules of the event's source
+are considered.
+
+Each source names its index fields (``FieldClass.index_fields``: ``evt.type``; ``ka.verb`` and
+``ka.target.resource``; ``ct.name`` and ``ct.src``). The compiler gave every rule the set of
+values of each index field it can match; an event meets only the rules whose sets admit its
+values, computed once per distinct combination and cached — so a ``get`` of a lease never runs
+the rules about pod creation.
 """
 
 from __future__ import annotations
@@ -23,35 +29,44 @@ RuleMatching = Literal["first", "all"]
 
 log = logging.getLogger(__name__)
 
+_CACHE_LIMIT = 4096  # distinct index-value combinations kept (inputs are untrusted)
+
+IndexKey = tuple[str | None, ...]
+
 
 @dataclass(slots=True)
 class _SourceIndex:
-    """Rules of one source: per named event type, and the rest (any type, or "all but ...")."""
+    """Rules of one source, in load order, and the candidates per combination of index values."""
 
-    by_type: dict[str, list[CompiledRule]] = field(default_factory=dict)
-    any_type: list[CompiledRule] = field(default_factory=list)
-    typed: bool = False
-    cache: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
+    fields: tuple[str, ...]
+    rules: list[CompiledRule] = field(default_factory=list)
+    cache: dict[IndexKey, tuple[CompiledRule, ...]] = field(default_factory=dict)
 
-    def candidates(self, evt_type: str | None) -> tuple[CompiledRule, ...]:
-        """Rules that can match an event of ``evt_type`` (cached per type: no per-event sorting)."""
-        key = evt_type if evt_type is not None else ""
+    def key(self, event: Event) -> IndexKey:
+        values: list[str | None] = []
+        for name in self.fields:
+            try:
+                raw = event.value(name)
+            except KeyError:
+                raw = None
+            values.append(raw if isinstance(raw, str) else None)
+        return tuple(values)
+
+    def candidates(self, key: IndexKey) -> tuple[CompiledRule, ...]:
+        """Rules that can match an event with these index values (None: not narrowed)."""
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        if evt_type is None:
-            # No type known: every rule of the source, in load order.
-            rules = sorted(
-                {id(r): r for r in [*self.any_type, *(r for v in self.by_type.values() for r in v)]}.values(),
-                key=lambda r: r.order,
-            )
-        else:
-            rules = [
-                *self.by_type.get(evt_type, []),
-                *(r for r in self.any_type if r.evttypes.matches(evt_type)),
-            ]
+        rules = [
+            rule
+            for rule in self.rules
+            if all(v is None or s.matches(v) for s, v in zip(rule.index_sets, key, strict=False))
+        ]
+        if self.fields[:1] == ("evt.type",) and key[0] is not None:
+            # Falco: the rules indexed under this type first, then those for any type.
+            rules.sort(key=lambda r: (bool(r.index_sets) and r.index_sets[0].negated, r.order))
         result = tuple(rules)
-        if len(self.cache) < 4096:  # bounded: event types are few, but inputs are untrusted
+        if len(self.cache) < _CACHE_LIMIT:
             self.cache[key] = result
         return result
 
@@ -71,15 +86,12 @@ class Engine:
         self._index: dict[str, _SourceIndex] = {}
         self.errors = 0  # rule evaluations that raised (counted, never propagated)
         for rule in sorted(rules, key=lambda r: r.order):
-            idx = self._index.setdefault(rule.source, _SourceIndex())
-            if src_fields := self._known.get(rule.source):
-                idx.typed = "evt.type" in src_fields
-            types = rule.evttypes
-            if types.negated:
-                idx.any_type.append(rule)
-            else:
-                for name in sorted(types.names):
-                    idx.by_type.setdefault(name, []).append(rule)
+            idx = self._index.get(rule.source)
+            if idx is None:
+                cls = classes.get(rule.source)
+                fields = cls.index_fields if cls is not None else ()
+                idx = self._index[rule.source] = _SourceIndex(fields[: len(rule.index_sets)])
+            idx.rules.append(rule)
 
     @property
     def sources(self) -> set[str]:
@@ -90,15 +102,8 @@ class Engine:
         idx = self._index.get(event.source)
         if idx is None:
             return []
-        evt_type: str | None = None
-        if idx.typed:
-            try:
-                raw = event.value("evt.type")
-            except KeyError:
-                raw = None
-            evt_type = raw if isinstance(raw, str) else None
         alerts: list[Alert] = []
-        for rule in idx.candidates(evt_type):
+        for rule in idx.candidates(idx.key(event) if idx.fields else ()):
             try:
                 matched = rule.evaluate(event)
             except Exception:  # a field extractor bug must not stop the stream

@@ -124,6 +124,7 @@ class CloudTrailFields(FieldClass):
     """The `aws_cloudtrail` source's field table."""
 
     source: ClassVar[str] = "aws_cloudtrail"
+    index_fields: ClassVar[tuple[str, ...]] = ("ct.name", "ct.src")
 
     def fields(self) -> dict[str, FieldInfo]:
         return dict(_FIELDS)

@@ -35,9 +35,16 @@ class FieldInfo:
 
 
 class Event(ABC):
-    """One observation from a source; fields are computed on demand (most are never asked for)."""
+    """One observation from a source; fields are computed on demand (most are never asked for).
+
+    ``memo`` caches field values for the life of the event: the compiled rules of one source ask
+    for the same few fields again and again (every k8s audit rule reads ``ka.verb``), and a
+    lookup in a small dict is cheaper than walking the JSON again.
+    """
 
     source: ClassVar[str]
+    __slots__ = ("memo",)
+    memo: dict[tuple[str, str | None], Any]
 
     @abstractmethod
     def value(self, name: str, arg: str | None = None) -> Any:
@@ -56,6 +63,11 @@ class FieldClass(ABC):
     """All fields of one source (`k8s_audit`, `aws_cloudtrail`, `syscall`)."""
 
     source: ClassVar[str]
+    # String fields nearly every rule of this source narrows with `=`/`in` (`evt.type` for
+    # syscalls, `ka.verb` for audit events): the engine indexes rules by their values, so an
+    # event only meets the rules that can match it. The first one also orders candidates the
+    # way Falco does when it is `evt.type`.
+    index_fields: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def fields(self) -> dict[str, FieldInfo]:

@@ -16,6 +16,7 @@ class JsonEvent(Event):
     __slots__ = ("_doc", "_raw", "_ts")
 
     def __init__(self, doc: dict[str, Any], *, raw: str | None = None) -> None:
+        self.memo = {}
         self._doc = doc
         self._raw = raw
         self._ts: int | None = None
