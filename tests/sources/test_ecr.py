@@ -5,18 +5,14 @@ endpoint override, as a registry mirror would be."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
+from support.moto import MotoServer, aws_test_env
 from support.oci import ImageSpec, Layer, debian_files, write_oci_layout
-from support.registry import RegistryServer, free_port, start_registry
+from support.registry import RegistryServer, start_registry
 from yamori.scan.errors import ScanError
 from yamori.scan.scanner import ScanSettings
 from yamori.scan.target import scan_image_reference
@@ -28,40 +24,9 @@ REGION = "eu-west-1"
 ECR_HOST = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
 
 
-@pytest.fixture(scope="module")
-def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = Path(sys.executable).parent / "moto_server"
-    if not binary.exists() and shutil.which("moto_server") is None:
-        pytest.skip("moto_server not installed (pip install 'moto[server]')")
-    port = free_port()
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
-    process = subprocess.Popen(
-        [str(binary if binary.exists() else "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{url}/moto-api/", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    else:
-        process.terminate()
-        pytest.fail("moto_server did not start")
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
-
-
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    aws_test_env(monkeypatch, REGION)
 
 
 @pytest.fixture(scope="module")
@@ -76,17 +41,17 @@ def ecr_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryS
     server.stop()
 
 
-def test_ecr_credentials_from_moto(moto_url: str) -> None:
-    creds = ecr_credentials(ECR_HOST, SourceOptions(aws_endpoint_url=moto_url))
+def test_ecr_credentials_from_moto(moto: MotoServer) -> None:
+    creds = ecr_credentials(ECR_HOST, SourceOptions(aws_endpoint_url=moto.url))
     assert creds == ("AWS", f"{ACCOUNT}-auth-token")
-    assert ecr_credentials("ghcr.io", SourceOptions(aws_endpoint_url=moto_url)) is None
+    assert ecr_credentials("ghcr.io", SourceOptions(aws_endpoint_url=moto.url)) is None
 
 
 def test_scan_ecr_image(
-    moto_url: str, ecr_registry: RegistryServer, tmp_path: Path, yamori_cache: Path
+    moto: MotoServer, ecr_registry: RegistryServer, tmp_path: Path, yamori_cache: Path
 ) -> None:
     options = SourceOptions(
-        aws_endpoint_url=moto_url,
+        aws_endpoint_url=moto.url,
         docker_config=tmp_path / "none.json",
         extra={"registry_endpoints": {ECR_HOST: f"http://{ecr_registry.host}"}},
     )
@@ -97,13 +62,13 @@ def test_scan_ecr_image(
 
 
 def test_scan_ecr_endpoint_from_env(
-    moto_url: str,
+    moto: MotoServer,
     ecr_registry: RegistryServer,
     tmp_path: Path,
     yamori_cache: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto.url)
     options = SourceOptions(
         docker_config=tmp_path / "none.json",
         extra={"registry_endpoints": {ECR_HOST: f"http://{ecr_registry.host}"}},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -73,8 +74,23 @@ def _parse_listen(text: str) -> tuple[str, int]:
 )  # fmt: skip
 @click.option(
     "--input", "inputs", multiple=True,
-    help="Input file ('-' for stdin; k8s_audit: JSON lines; aws_cloudtrail: .json/.json.gz or a directory).",
+    help="Input file ('-' for stdin; k8s_audit: JSON lines; aws_cloudtrail: .json/.json.gz, a directory "
+    "or s3://BUCKET/PREFIX).",
 )  # fmt: skip
+@click.option("--sqs-queue", default=None, help="aws_cloudtrail: read the objects an SQS queue announces.")
+@click.option("--follow", is_flag=True, help="s3:// input: keep polling for new objects; SQS: never stop.")
+@click.option(
+    "--poll-interval", type=click.FloatRange(min=0.01), default=60.0, show_default=True,
+    help="Seconds between S3 polls with --follow.",
+)  # fmt: skip
+@click.option(
+    "--state-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="s3:// input: record of processed objects [default: <data dir>/detect/cloudtrail-s3-*.json].",
+)  # fmt: skip
+@click.option("--since", default=None, help="s3:// input, first run: objects from this ISO date/time on.")
+@click.option("--aws-profile", default=None, help="AWS profile for s3:// and SQS input.")
+@click.option("--aws-region", default=None, help="AWS region for s3:// and SQS input.")
+@click.option("--aws-endpoint-url", default=None, help="AWS endpoint override (VPC endpoint, LocalStack).")
 @click.option("--listen", default=None, help="k8s_audit: serve POST /k8s-audit on HOST:PORT.")
 @click.option("--rule-matching", type=click.Choice(["first", "all"]), default="first", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -114,15 +130,34 @@ def detect(
     syslog_facility: str,
     rate_limit: str | None,
     rate_burst: int | None,
+    sqs_queue: str | None,
+    follow: bool,
+    poll_interval: float,
+    state_file: Path | None,
+    since: str | None,
+    aws_profile: str | None,
+    aws_region: str | None,
+    aws_endpoint_url: str | None,
 ) -> None:
-    """Run Falco rules over events from files, stdin or the k8s audit webhook."""
+    """Run Falco rules over events from files, stdin, the k8s audit webhook, S3 or SQS."""
+    from yamori.detect.cloudtrail_aws import CloudTrailInputError
     from yamori.detect.engine import Engine
     from yamori.detect.inputs import InputStats, cloudtrail_files, k8s_audit_lines
 
     if listen is not None and source != "k8s_audit":
         raise click.UsageError("--listen is only for --source k8s_audit")
+    s3_inputs = [i for i in inputs if i.startswith("s3://")]
+    from_aws = bool(s3_inputs) or sqs_queue is not None
+    if from_aws and source != "aws_cloudtrail":
+        raise click.UsageError("s3:// input and --sqs-queue are only for --source aws_cloudtrail")
+    if sqs_queue is not None and inputs:
+        raise click.UsageError("--sqs-queue reads from the queue; drop --input")
+    if s3_inputs and len(inputs) != 1:
+        raise click.UsageError("give one s3:// input, without other inputs")
+    if not from_aws and (follow or state_file is not None or since is not None):
+        raise click.UsageError("--follow, --state-file and --since need an s3:// input or --sqs-queue")
     address = _parse_listen(listen) if listen is not None else None
-    if not inputs and address is None:
+    if not inputs and address is None and not from_aws:
         inputs = ("-",)
     if source == "aws_cloudtrail" and "-" in inputs:
         raise click.UsageError("aws_cloudtrail reads files or directories, not stdin")
@@ -146,13 +181,31 @@ def detect(
                     alerts += 1
                     dispatcher.send(alert)
 
-        if inputs:
+        if from_aws or inputs:
             try:
-                if source == "k8s_audit":
+                if from_aws:
+                    from contextlib import closing
+
+                    from yamori.detect.cloudtrail_aws import open_cloudtrail_stream
+                    from yamori.sources.aws.session import AwsSettings, SessionFactory
+
+                    aws = AwsSettings(profile=aws_profile, region=aws_region, endpoint_url=aws_endpoint_url)
+                    stream = open_cloudtrail_stream(
+                        SessionFactory(aws), stats, s3_url=s3_inputs[0] if s3_inputs else None,
+                        sqs_queue=sqs_queue, follow=follow, poll_interval=poll_interval,
+                        state_file=state_file, since=since,
+                    )  # fmt: skip
+                    with closing(stream):  # closing saves the S3 follower's state, Ctrl-C included
+                        emit(stream)
+                elif source == "k8s_audit":
                     emit(k8s_audit_lines(inputs, stats, sys.stdin.buffer))
                 else:
                     emit(cloudtrail_files(inputs, stats))
-            except OSError as exc:
+            except KeyboardInterrupt:
+                if not from_aws:
+                    raise
+                # a follower stopped by Ctrl-C: its state is saved, the summary follows
+            except (OSError, CloudTrailInputError) as exc:
                 click.echo(f"yamori: error: {exc}", err=True)
                 raise click.exceptions.Exit(EXIT_INPUT_ERROR) from None
             summary = f"events={stats.events} alerts={alerts} skipped={stats.skipped}"
@@ -175,7 +228,14 @@ def _dispatcher(
 ) -> AlertDispatcher:
     """The sinks the options ask for (stdout or --output, webhooks, syslog) behind the rate limit."""
     from yamori.detect.output import alert_to_json
-    from yamori.detect.sinks import AlertDispatcher, AlertSink, RateLimiter, create_sink, parse_rate
+    from yamori.detect.sinks import (
+        AlertDispatcher,
+        AlertSink,
+        QueuedSink,
+        RateLimiter,
+        create_sink,
+        parse_rate,
+    )
 
     try:
         rate = parse_rate(rate_limit)
@@ -190,14 +250,15 @@ def _dispatcher(
     try:
         for url in webhooks:
             try:
-                sinks.append(create_sink("webhook", url, hostname))
+                sinks.append(QueuedSink(create_sink("webhook", url, hostname), f"webhook {url}"))
             except ValueError as exc:
                 raise click.BadParameter(str(exc), param_hint="--webhook") from None
         if syslog_url is not None:
             try:
-                sinks.append(create_sink("syslog", syslog_url, hostname, facility=syslog_facility))
+                syslog = create_sink("syslog", syslog_url, hostname, facility=syslog_facility)
             except ValueError as exc:
                 raise click.BadParameter(str(exc), param_hint="--syslog") from None
+            sinks.append(QueuedSink(syslog, f"syslog {syslog_url}"))
         sinks.insert(0, create_sink("file", output, render) if output else create_sink("stdout", render))
     except BaseException:
         for sink in sinks:

@@ -9,10 +9,12 @@ stop the stream.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import logging
 import queue
 import threading
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,10 +26,13 @@ from yamori.detect.fields.k8s_audit import K8sAuditEvent
 
 __all__ = [
     "MAX_BODY",
+    "MAX_CLOUDTRAIL_LOG",
     "MAX_LINE",
     "AuditWebhookServer",
+    "CloudTrailLogError",
     "InputStats",
     "cloudtrail_files",
+    "cloudtrail_log_events",
     "k8s_audit_docs",
     "k8s_audit_lines",
     "k8s_audit_stream",
@@ -35,6 +40,7 @@ __all__ = [
 
 MAX_LINE = 16 * 1024 * 1024  # bytes; a longer line is skipped and counted
 MAX_BODY = 64 * 1024 * 1024  # bytes; a larger webhook body is refused (413) and counted
+MAX_CLOUDTRAIL_LOG = 512 * 1024 * 1024  # bytes of JSON in one CloudTrail log object, decompressed
 WEBHOOK_PATH = "/k8s-audit"
 
 log = logging.getLogger(__name__)
@@ -123,6 +129,57 @@ def _cloudtrail_paths(path: Path) -> list[Path]:
     return [path]
 
 
+class CloudTrailLogError(ValueError):
+    """One CloudTrail log object cannot be used (corrupt, not JSON, too large); says why in a line."""
+
+
+def _bounded_json_bytes(data: bytes, limit: int) -> bytes:
+    """``data`` itself, or gunzipped when it starts with gzip's magic, never more than ``limit`` bytes.
+
+    The bound is enforced while decompressing (reading at most ``limit + 1`` bytes out of the
+    stream), so a small gzip bomb never expands into memory. Gzip is recognised by content, not
+    by name: S3 objects and copied files do not always keep their ``.gz``.
+    """
+    if data[:2] != b"\x1f\x8b":
+        if len(data) > limit:
+            raise CloudTrailLogError(f"larger than {limit} bytes")
+        return data
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
+            out = gz.read(limit + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise CloudTrailLogError(f"corrupt gzip: {exc}") from None
+    if len(out) > limit:
+        raise CloudTrailLogError(f"larger than {limit} bytes once decompressed")
+    return out
+
+
+def cloudtrail_log_events(
+    data: bytes, stats: InputStats, limit: int = MAX_CLOUDTRAIL_LOG
+) -> list[CloudTrailEvent]:
+    """The records of one CloudTrail log object (``.json`` or ``.json.gz`` bytes), counted in ``stats``.
+
+    Shared by the file, S3 and SQS inputs so they accept exactly the same objects: ``Records[]``,
+    or one bare record (an object with ``eventName``). Entries that are not objects are skipped
+    and counted; an object that cannot be used at all raises ``CloudTrailLogError`` and the
+    caller decides how to count and log it (it knows the file name or S3 key).
+    """
+    text = _bounded_json_bytes(data, limit)
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise CloudTrailLogError(f"not JSON: {exc}") from None
+    if isinstance(doc, dict) and isinstance(doc.get("Records"), list):
+        records: list[Any] = doc["Records"]
+    elif isinstance(doc, dict) and "eventName" in doc:
+        records = [doc]
+    else:
+        raise CloudTrailLogError("not a CloudTrail log (no Records[])")
+    events = [CloudTrailEvent(record) for record in records if isinstance(record, dict)]
+    stats.add(events=len(events), skipped=len(records) - len(events))
+    return events
+
+
 def cloudtrail_files(paths: Iterable[str], stats: InputStats) -> Iterator[CloudTrailEvent]:
     """CloudTrail records from ``.json`` / ``.json.gz`` log files (``Records[]``) or directories.
 
@@ -132,27 +189,14 @@ def cloudtrail_files(paths: Iterable[str], stats: InputStats) -> Iterator[CloudT
     for arg in paths:
         for path in _cloudtrail_paths(Path(arg)):
             try:
-                data = path.read_bytes()
-                if path.name.endswith(".gz"):
-                    data = gzip.decompress(data)
-                doc = json.loads(data)
-            except (OSError, ValueError, EOFError, RecursionError) as exc:
+                if path.stat().st_size > MAX_CLOUDTRAIL_LOG:
+                    raise CloudTrailLogError(f"larger than {MAX_CLOUDTRAIL_LOG} bytes")
+                events = cloudtrail_log_events(path.read_bytes(), stats)
+            except (OSError, CloudTrailLogError) as exc:
                 log.debug("skipping %s: %s", path, exc)
                 stats.add(skipped=1)
                 continue
-            if isinstance(doc, dict) and isinstance(doc.get("Records"), list):
-                records: list[Any] = doc["Records"]
-            elif isinstance(doc, dict) and "eventName" in doc:
-                records = [doc]
-            else:
-                stats.add(skipped=1)
-                continue
-            for record in records:
-                if isinstance(record, dict):
-                    stats.add(events=1)
-                    yield CloudTrailEvent(record)
-                else:
-                    stats.add(skipped=1)
+            yield from events
 
 
 class _Handler(BaseHTTPRequestHandler):
