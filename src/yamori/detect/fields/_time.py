@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9})\d*)?"
@@ -19,20 +19,20 @@ _RFC3339 = re.compile(
 
 def parse_rfc3339_ns(text: str) -> int | None:
     """Epoch nanoseconds for an RFC 3339 timestamp (no offset means UTC), or None if malformed."""
-    m = _RFC3339.match(text.strip())
+    m = _RFC3339.match(text) or _RFC3339.match(text.strip())
     if m is None:
         return None
-    year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
+    year, month, day, hour, minute, second, frac, _z, sign, off_h, off_m = m.groups()
     try:
-        dt = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+        dt = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=UTC)
     except ValueError:
         return None
-    if m.group(9):
-        offset = timedelta(hours=int(m.group(10)), minutes=int(m.group(11)))
-        dt = dt - offset if m.group(9) == "+" else dt + offset
-    frac = (m.group(7) or "").ljust(9, "0")
-    secs = int((dt - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds())
-    return secs * 1_000_000_000 + int(frac or "0")
+    secs = int(dt.timestamp())  # whole seconds: exact in a float for any real date
+    if sign:
+        offset = int(off_h) * 3600 + int(off_m) * 60
+        secs = secs - offset if sign == "+" else secs + offset
+    nanos = int(frac.ljust(9, "0")) if frac else 0
+    return secs * 1_000_000_000 + nanos
 
 
 def ns_to_clock(ns: int) -> str:

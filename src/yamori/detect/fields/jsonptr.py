@@ -58,11 +58,28 @@ def resolve(doc: Any, tokens: tuple[str, ...]) -> Any:
     return cur
 
 
+_POINTERS: dict[str, tuple[str, ...] | None] = {}
+
+
+def _tokens(pointer: str) -> tuple[str, ...] | None:
+    """Parsed pointer, cached: rules name a few pointers and ask for them on every event."""
+    try:
+        return _POINTERS[pointer]
+    except KeyError:
+        pass
+    try:
+        tokens: tuple[str, ...] | None = tuple(parse_pointer(pointer))
+    except JsonPointerError:
+        tokens = None
+    if len(_POINTERS) < 4096:  # pointers come from rules, but `json.value[...]` args could be many
+        _POINTERS[pointer] = tokens
+    return tokens
+
+
 def lookup(doc: Any, pointer: str) -> tuple[bool, Any]:
     """``(found, value)`` for a pointer; an invalid pointer is simply not found (prints <NA>)."""
-    try:
-        tokens = parse_pointer(pointer)
-    except JsonPointerError:
+    tokens = _tokens(pointer)
+    if tokens is None:
         return False, None
     val = resolve(doc, tokens)
     if val is _MISSING:

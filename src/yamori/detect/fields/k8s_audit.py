@@ -497,7 +497,27 @@ _Extractor = Callable[[K8sAuditEvent, "str | None"], Any]
 
 
 def _keys(*keys: str) -> _Extractor:
-    return lambda e, _a: _str(e.doc, *keys)
+    """A scalar at a fixed key path; one and two keys (most fields) without the general walk."""
+    if len(keys) == 1:
+        (k1,) = keys
+
+        def one(e: K8sAuditEvent, _a: str | None) -> str | None:
+            v = e._doc.get(k1, _NA)
+            return None if v is _NA else v if type(v) is str else to_text(v)
+
+        return one
+    if len(keys) == 2:
+        k1, k2 = keys
+
+        def two(e: K8sAuditEvent, _a: str | None) -> str | None:
+            outer = e._doc.get(k1)
+            if type(outer) is not dict:
+                return None
+            v = outer.get(k2, _NA)
+            return None if v is _NA else v if type(v) is str else to_text(v)
+
+        return two
+    return lambda e, _a: _str(e._doc, *keys)
 
 
 def _container_extractors(plural: str) -> dict[str, _Extractor]:
