@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv system-deps lint typecheck unit bench bench-vulndb clean
+.PHONY: run test venv system-deps lint typecheck unit bench bench-vulndb bench-detect clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c "import ensurepip, venv" >/dev/null 2>&1 || scripts/install-system-deps.sh python
@@ -42,6 +42,9 @@ bench: venv
 
 bench-vulndb: venv
 	$(BIN)/python bench/vulndb.py
+
+bench-detect: venv
+	$(BIN)/python bench/detect.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
