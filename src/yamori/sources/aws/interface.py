@@ -48,6 +48,9 @@ class CollectContext(Protocol):
     def paginate(self, service: str, operation: str, result_key: str, **params: Any) -> list[Any]:
         """All items of a paginated listing (``result_key``: the list in each page)."""
 
+    def in_region(self, region: str) -> CollectContext:
+        """This context for another region (same account, counters, limits and error records)."""
+
     def listing_failed(self, kind: str, error: CallFailed) -> None:
         """Record that no resource of ``kind`` could be listed here (policies over it give ERROR)."""
 

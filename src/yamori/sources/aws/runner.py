@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -100,16 +100,27 @@ class RunContext:
     def client(self, service: str) -> Any:
         return self.factory.client(service, self.region)
 
-    def _invoke(self, service: str, operation: str, fn: Callable[[], Any]) -> Any:
-        import botocore.exceptions
+    def _call_name(self, service: str, operation: str) -> str:
+        """``iam:ListMFADevices``: the API's own spelling (``_camel`` would give ``ListMfaDevices``)."""
+        mapping = getattr(getattr(self.client(service), "meta", None), "method_to_api_mapping", {})
+        return f"{service}:{mapping.get(operation) or _camel(operation)}"
 
-        call = f"{service}:{_camel(operation)}"
+    def _invoke(self, service: str, operation: str, fn: Callable[[], Any], *, count: bool = True) -> Any:
+        import botocore.exceptions
+        import botocore.parsers
+
+        call = self._call_name(service, operation)
         self.limits.take(self.account, service)
-        with self.lock:
-            self.calls[call] += 1
+        if count:
+            with self.lock:
+                self.calls[call] += 1
         try:
             return fn()
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        except (
+            botocore.exceptions.ClientError,
+            botocore.exceptions.BotoCoreError,
+            botocore.parsers.ResponseParserError,  # an answer botocore cannot parse (not a BotoCoreError)
+        ) as exc:
             raise _call_failed(call, exc) from exc
 
     def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
@@ -125,10 +136,17 @@ class RunContext:
         pages = iter(client.get_paginator(operation).paginate(**params))
         items: list[Any] = []
         while True:
-            page = self._invoke(service, operation, lambda: next(pages, None))
-            if page is None:
+            page = self._invoke(service, operation, lambda: next(pages, None), count=False)
+            if page is None:  # the paginator saw no next token: no request was sent
                 return items
+            with self.lock:
+                self.calls[self._call_name(service, operation)] += 1
             items.extend(page.get(result_key) or [])
+
+    def in_region(self, region: str) -> RunContext:
+        """The same account, counters and limits, with clients for ``region`` (S3 buckets live in
+        their own region although the bucket listing is global)."""
+        return replace(self, region=region)
 
     def listing_failed(self, kind: str, error: CallFailed) -> None:
         log.warning("%s in %s/%s: %s", error.call, self.account, self.region or "global", error)
