@@ -9,10 +9,11 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import selectors
+import queue
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from yamori.cli.main import app
 
 RULES = Path(__file__).resolve().parents[2].parent / "shared" / "corpora" / "falco-rules"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+RULE_TESTS = FIXTURES / "rule-tests"
 K8S_RULES = RULES / "k8s_audit_rules.yaml"
 CT_RULES = RULES / "aws_cloudtrail_rules.yaml"
 
@@ -213,13 +215,28 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_LINES: dict[int, queue.Queue[bytes]] = {}
+
+
 def _read_line(proc: subprocess.Popen[bytes], timeout: float) -> bytes:
+    """The next stdout line within ``timeout`` (b"" if none): a reader thread per process, since
+    select() on the pipe misses lines already sitting in the file object's buffer."""
     assert proc.stdout is not None
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    if not sel.select(timeout):
+    stdout = proc.stdout
+    lines = _LINES.get(proc.pid)
+    if lines is None:
+        lines = _LINES[proc.pid] = queue.Queue()
+        sink = lines
+
+        def pump() -> None:
+            for line in iter(stdout.readline, b""):
+                sink.put(line)
+
+        threading.Thread(target=pump, daemon=True).start()
+    try:
+        return lines.get(timeout=timeout)
+    except queue.Empty:
         return b""
-    return proc.stdout.readline()
 
 
 def test_listen_webhook_eventlist_over_http() -> None:
@@ -265,6 +282,71 @@ def test_listen_webhook_eventlist_over_http() -> None:
         assert alert["output_fields"]["ka.user.name"] == "dev@example.com"
         assert httpx.post(f"http://127.0.0.1:{port}/other", json=body, timeout=5).status_code == 404
         assert proc.poll() is None  # bad input did not stop the server
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_done_when_privileged_pod_and_exec_over_the_webhook_print_falcos_text() -> None:
+    """The issue's acceptance: Falco's k8s audit rules, the API server's webhook posts for a
+    privileged pod created and exec'd into, and the exact text lines Falco prints.
+
+    The events and the expected output texts come from the rule-test cases, where they were
+    derived by hand from the rules' output templates and the k8saudit plugin's field semantics.
+    """
+    from yamori.detect.fields._time import ns_to_clock, parse_rfc3339_ns
+    from yamori.detect.ruletest import load_rule_tests
+
+    cases = {c.name: c for c in load_rule_tests(RULE_TESTS / "k8s_audit_rules.tests.yaml")}
+    pod = cases["Create Privileged Pod: fires on a pod with a privileged container"]
+    exec_ = cases["Attach/Exec Pod: fires on kubectl exec into the privileged pod (ResponseStarted)"]
+    expected = []
+    for case, rule, priority in (
+        (pod, "Create Privileged Pod", "Warning"),
+        (exec_, "Attach/Exec Pod", "Notice"),
+    ):
+        (event,) = case.events
+        clock = ns_to_clock(parse_rfc3339_ns(event["stageTimestamp"]) or 0)
+        expected.append(f"{clock}: {priority} {case.output[rule]}")
+
+    port = _free_port()
+    yamori = Path(sys.executable).with_name("yamori")
+    proc = subprocess.Popen(
+        [str(yamori), "detect", "--source", "k8s_audit", "--rules", str(K8S_RULES),
+         "--listen", f"127.0.0.1:{port}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/k8s-audit"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.post(url, json={"kind": "EventList", "items": []}, timeout=5).raise_for_status()
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        for case in (pod, exec_):  # one EventList per batch, as the API server's webhook sends
+            body = {
+                "kind": "EventList",
+                "apiVersion": "audit.k8s.io/v1",
+                "metadata": {},
+                "items": list(case.events),
+            }
+            assert httpx.post(url, json=body, timeout=5).status_code == 200
+        got = [_read_line(proc, timeout=20).decode().rstrip("\n") for _ in range(2)]
+        assert got == expected
+        # A body claiming 100 MB is refused before it is read, and the server keeps serving.
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(
+                b"POST /k8s-audit HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 104857600\r\n\r\n{"
+            )
+            assert conn.recv(64).startswith(b"HTTP/1.0 413")
+        assert httpx.post(url, json={"kind": "EventList", "items": []}, timeout=5).status_code == 200
     finally:
         proc.terminate()
         proc.wait(timeout=10)
