@@ -22,6 +22,7 @@ def test_fields_args_and_missing() -> None:
 
 def test_types_print_like_falco() -> None:
     assert fmt("%d.b %d.l", {"d.b": True, "d.l": ["a", "b"]}) == "true (a,b)"
+    assert fmt("%d.l", {"d.l": []}) == "<NA>"  # no elements: not extracted, as Falco prints it
 
 
 def test_transformers_and_padding() -> None:

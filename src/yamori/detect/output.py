@@ -198,7 +198,9 @@ class OutputTemplate:
             raw = _generic(event, ref.name) if ref.name in _GENERIC_FIELDS else None
         except Exception:  # a field extractor failing on odd input must not lose the alert
             raw = None
-        return apply_transformers(raw, ref.transformers)
+        value = apply_transformers(raw, ref.transformers)
+        # A list field with no elements is "not extracted" in Falco: <NA> in text, null in JSON.
+        return None if value == [] else value
 
 
 def _parse_ref(text: str, i: int) -> tuple[OutputField | None, int]:
