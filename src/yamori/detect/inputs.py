@@ -23,6 +23,7 @@ from typing import IO, Any
 
 import orjson
 
+from yamori.detect.fields._time import parse_rfc3339_ns
 from yamori.detect.fields.cloudtrail import CloudTrailEvent
 from yamori.detect.fields.k8s_audit import K8sAuditEvent
 
@@ -62,8 +63,20 @@ class InputStats:
             self.skipped += skipped
 
 
+def _has_stage_time(item: Any) -> bool:
+    """Falco's k8saudit plugin drops an event whose ``stageTimestamp`` it cannot parse before any
+    rule sees it; doing the same keeps rules like "All K8s Audit Events" from firing here alone."""
+    if not isinstance(item, dict):
+        return False
+    stamp = item.get("stageTimestamp")
+    return isinstance(stamp, str) and parse_rfc3339_ns(stamp) is not None
+
+
 def k8s_audit_docs(doc: Any, stats: InputStats) -> list[K8sAuditEvent]:
-    """Events of one parsed document: an ``EventList`` (its ``items``) or a single ``Event``."""
+    """Events of one parsed document: an ``EventList`` (its ``items``) or a single ``Event``.
+
+    Items that are not objects, or carry no parseable ``stageTimestamp``, are skipped and counted.
+    """
     if not isinstance(doc, dict):
         stats.add(skipped=1)
         return []
@@ -72,17 +85,20 @@ def k8s_audit_docs(doc: Any, stats: InputStats) -> list[K8sAuditEvent]:
         if not isinstance(items, list):
             stats.add(skipped=1)
             return []
-        events = [K8sAuditEvent(item) for item in items if isinstance(item, dict)]
+        events = [K8sAuditEvent(item) for item in items if _has_stage_time(item)]
         stats.add(events=len(events), skipped=len(items) - len(events))
         return events
+    if not _has_stage_time(doc):
+        stats.add(skipped=1)
+        return []
     stats.add(events=1)
     return [K8sAuditEvent(doc)]
 
 
 def loads_json(data: bytes | str) -> Any:
     """Parse JSON with orjson (4x faster on audit events), falling back to the standard parser
-    for what orjson refuses but JSON allows (integers beyond 64 bits). Raises ValueError or
-    RecursionError for text that is not JSON."""
+    for what orjson refuses but Python's parser takes (lone surrogate escapes, NaN). Raises
+    ValueError or RecursionError for text that is not JSON."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
