@@ -63,13 +63,26 @@ class InputStats:
             self.skipped += skipped
 
 
-def _has_stage_time(item: Any) -> bool:
-    """Falco's k8saudit plugin drops an event whose ``stageTimestamp`` it cannot parse before any
-    rule sees it; doing the same keeps rules like "All K8s Audit Events" from firing here alone."""
+def _stage_time(item: Any) -> int | None:
+    """The event's ``stageTimestamp`` in ns, or None when it has none that parses.
+
+    Falco's k8saudit plugin drops such events before any rule sees them; doing the same keeps
+    rules like "All K8s Audit Events" from firing here alone.
+    """
     if not isinstance(item, dict):
-        return False
+        return None
     stamp = item.get("stageTimestamp")
-    return isinstance(stamp, str) and parse_rfc3339_ns(stamp) is not None
+    return parse_rfc3339_ns(stamp) if isinstance(stamp, str) else None
+
+
+def _audit_event(item: Any) -> K8sAuditEvent | None:
+    """The event, its time already parsed (the stage time is the event time), or None to skip."""
+    ns = _stage_time(item)
+    if ns is None:
+        return None
+    event = K8sAuditEvent(item)
+    event.set_time_ns(ns)
+    return event
 
 
 def k8s_audit_docs(doc: Any, stats: InputStats) -> list[K8sAuditEvent]:
@@ -85,14 +98,15 @@ def k8s_audit_docs(doc: Any, stats: InputStats) -> list[K8sAuditEvent]:
         if not isinstance(items, list):
             stats.add(skipped=1)
             return []
-        events = [K8sAuditEvent(item) for item in items if _has_stage_time(item)]
+        events = [e for e in map(_audit_event, items) if e is not None]
         stats.add(events=len(events), skipped=len(items) - len(events))
         return events
-    if not _has_stage_time(doc):
+    event = _audit_event(doc)
+    if event is None:
         stats.add(skipped=1)
         return []
     stats.add(events=1)
-    return [K8sAuditEvent(doc)]
+    return [event]
 
 
 def loads_json(data: bytes | str) -> Any:

@@ -25,6 +25,10 @@ class JsonEvent(Event):
     def doc(self) -> dict[str, Any]:
         return self._doc
 
+    def set_time_ns(self, ns: int) -> None:
+        """Give the event time when the reader has already parsed it (not parsed twice)."""
+        self._ts = ns
+
     def time_ns(self) -> int:
         if self._ts is None:
             found = None
