@@ -19,6 +19,7 @@ from yamori.sources.aws.interface import CallFailed, CollectContext
 
 __all__ = [
     "fetch",
+    "fetch_list",
     "jsonable",
     "parse_policy",
     "rfc3339",
@@ -115,4 +116,28 @@ def fetch(
         resource.errors[attribute] = str(exc)
         return False
     resource.attributes[attribute] = extract(answer)
+    return True
+
+
+def fetch_list(
+    ctx: CollectContext,
+    resource: Resource,
+    attribute: str,
+    service: str,
+    operation: str,
+    result_key: str,
+    *,
+    not_configured: Collection[str] = (),
+    **params: Any,
+) -> bool:
+    """``fetch`` for a paginated listing: the attribute is the list of all items (as JSON)."""
+    try:
+        items = ctx.paginate(service, operation, result_key, **params)
+    except CallFailed as exc:
+        if exc.code in not_configured:
+            resource.attributes[attribute] = None
+            return True
+        resource.errors[attribute] = str(exc)
+        return False
+    resource.attributes[attribute] = jsonable(items)
     return True

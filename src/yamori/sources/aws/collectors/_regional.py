@@ -10,14 +10,13 @@ ones need on top: ARNs built for APIs that return only ids, the settings-resourc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from yamori.model.resource import Resource
 from yamori.sources.aws.collectors import jsonable
-from yamori.sources.aws.interface import CallFailed, CollectContext
+from yamori.sources.aws.interface import CollectContext
 
-__all__ = ["arn", "fill", "fill_list", "name_tag", "partition", "settings_id", "without"]
+__all__ = ["arn", "name_tag", "partition", "settings_id", "without"]
 
 
 def partition(region: str) -> str:
@@ -48,57 +47,3 @@ def name_tag(tags: Mapping[str, str], default: str = "") -> str:
 def without(item: Mapping[str, Any], *keys: str) -> dict[str, Any]:
     """``item`` as JSON values, minus ``keys`` (tags travel in ``Resource.tags``, not attributes)."""
     return {k: jsonable(v) for k, v in item.items() if k not in keys and k != "ResponseMetadata"}
-
-
-def fill(
-    ctx: CollectContext,
-    resource: Resource,
-    attribute: str,
-    service: str,
-    operation: str,
-    extract: Callable[[dict[str, Any]], Any],
-    *,
-    none_codes: Iterable[str] = (),
-    **params: Any,
-) -> bool:
-    """Set ``resource.attributes[attribute] = extract(<answer of one call>)``.
-
-    A ``CallFailed`` whose code is in ``none_codes`` ("not configured": ``PolicyNotFound``...)
-    sets the attribute to ``None``; any other ``CallFailed`` goes into
-    ``resource.errors[attribute]`` and the attribute is left out. Returns whether a value
-    (possibly ``None``) was set.
-    """
-    try:
-        answer = ctx.call(service, operation, **params)
-    except CallFailed as exc:
-        if exc.code in set(none_codes):
-            resource.attributes[attribute] = None
-            return True
-        resource.errors[attribute] = str(exc)
-        return False
-    resource.attributes[attribute] = extract(answer)
-    return True
-
-
-def fill_list(
-    ctx: CollectContext,
-    resource: Resource,
-    attribute: str,
-    service: str,
-    operation: str,
-    result_key: str,
-    *,
-    none_codes: Iterable[str] = (),
-    **params: Any,
-) -> bool:
-    """``fill`` for a paginated listing: the attribute is the list of all items (as JSON)."""
-    try:
-        items = ctx.paginate(service, operation, result_key, **params)
-    except CallFailed as exc:
-        if exc.code in set(none_codes):
-            resource.attributes[attribute] = None
-            return True
-        resource.errors[attribute] = str(exc)
-        return False
-    resource.attributes[attribute] = jsonable(items)
-    return True

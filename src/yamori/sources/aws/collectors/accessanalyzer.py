@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from yamori.model.resource import Resource
-from yamori.sources.aws.collectors._regional import fill_list, settings_id
+from yamori.sources.aws.collectors import fetch_list
+from yamori.sources.aws.collectors._regional import settings_id
 from yamori.sources.aws.interface import CollectContext, Collector, Scope
 
 __all__ = ["AccessAnalyzerCollector"]
@@ -28,5 +29,5 @@ class AccessAnalyzerCollector(Collector):
         res = Resource(
             kind="aws.accessanalyzer.settings", id=settings_id(ctx, "access-analyzer"), name=ctx.region
         )
-        fill_list(ctx, res, "Analyzers", SERVICE, "list_analyzers", "analyzers")
+        fetch_list(ctx, res, "Analyzers", SERVICE, "list_analyzers", "analyzers")
         yield res

@@ -17,10 +17,9 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
 
 from yamori.model.resource import Resource
-from yamori.sources.aws.collectors import jsonable, tag_dict
+from yamori.sources.aws.collectors import fetch, jsonable, tag_dict
 from yamori.sources.aws.collectors._regional import (
     arn,
-    fill,
     name_tag,
     settings_id,
     without,
@@ -73,7 +72,7 @@ class Ec2Collector(Collector):
 def settings(ctx: CollectContext) -> Resource:
     """``aws.ec2.settings``: always emitted; each setting a call that may fail on its own."""
     res = Resource(kind="aws.ec2.settings", id=settings_id(ctx, SERVICE), name=ctx.region)
-    fill(
+    fetch(
         ctx,
         res,
         "EbsEncryptionByDefault",
@@ -81,8 +80,8 @@ def settings(ctx: CollectContext) -> Resource:
         "get_ebs_encryption_by_default",
         lambda a: bool(a["EbsEncryptionByDefault"]),
     )
-    fill(ctx, res, "EbsDefaultKmsKeyId", SERVICE, "get_ebs_default_kms_key_id", lambda a: a.get("KmsKeyId"))
-    fill(
+    fetch(ctx, res, "EbsDefaultKmsKeyId", SERVICE, "get_ebs_default_kms_key_id", lambda a: a.get("KmsKeyId"))
+    fetch(
         ctx,
         res,
         "SerialConsoleAccessEnabled",
@@ -90,7 +89,7 @@ def settings(ctx: CollectContext) -> Resource:
         "get_serial_console_access_status",
         lambda a: a.get("SerialConsoleAccessEnabled"),
     )
-    fill(
+    fetch(
         ctx,
         res,
         "ImageBlockPublicAccessState",
@@ -98,7 +97,7 @@ def settings(ctx: CollectContext) -> Resource:
         "get_image_block_public_access_state",
         lambda a: a.get("ImageBlockPublicAccessState"),
     )
-    fill(
+    fetch(
         ctx,
         res,
         "SnapshotBlockPublicAccessState",
@@ -106,7 +105,7 @@ def settings(ctx: CollectContext) -> Resource:
         "get_snapshot_block_public_access_state",
         lambda a: a.get("State"),
     )
-    fill(
+    fetch(
         ctx,
         res,
         "InstanceMetadataDefaults",

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from yamori.model.resource import Resource
-from yamori.sources.aws.collectors import jsonable, parse_policy, tag_dict
-from yamori.sources.aws.collectors._regional import fill, settings_id, without
+from yamori.sources.aws.collectors import fetch, jsonable, parse_policy, tag_dict
+from yamori.sources.aws.collectors._regional import settings_id, without
 from yamori.sources.aws.interface import CallFailed, CollectContext, Collector, Scope
 
 __all__ = ["EcrCollector"]
@@ -40,7 +40,7 @@ class EcrCollector(Collector):
 
 def registry_settings(ctx: CollectContext) -> Resource:
     res = Resource(kind="aws.ecr.settings", id=settings_id(ctx, SERVICE), name=ctx.region)
-    fill(
+    fetch(
         ctx,
         res,
         "scanningConfiguration",
@@ -48,14 +48,14 @@ def registry_settings(ctx: CollectContext) -> Resource:
         "get_registry_scanning_configuration",
         lambda a: jsonable(a.get("scanningConfiguration")),
     )
-    fill(
+    fetch(
         ctx,
         res,
         "registryPolicy",
         SERVICE,
         "get_registry_policy",
         lambda a: parse_policy(a.get("policyText")),
-        none_codes=("RegistryPolicyNotFoundException",),
+        not_configured=("RegistryPolicyNotFoundException",),
     )
     return res
 
@@ -70,25 +70,25 @@ def repositories(ctx: CollectContext) -> Iterator[Resource]:
             name=name,
             attributes=without(repo),
         )
-        fill(
+        fetch(
             ctx,
             res,
             "policy",
             SERVICE,
             "get_repository_policy",
             lambda a: parse_policy(a.get("policyText")),
-            none_codes=("RepositoryPolicyNotFoundException",),
+            not_configured=("RepositoryPolicyNotFoundException",),
             repositoryName=name,
             registryId=registry,
         )
-        fill(
+        fetch(
             ctx,
             res,
             "lifecyclePolicy",
             SERVICE,
             "get_lifecycle_policy",
             lambda a: parse_policy(a.get("lifecyclePolicyText")),
-            none_codes=("LifecyclePolicyNotFoundException",),
+            not_configured=("LifecyclePolicyNotFoundException",),
             repositoryName=name,
             registryId=registry,
         )

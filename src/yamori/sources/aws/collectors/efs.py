@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from yamori.model.resource import Resource
-from yamori.sources.aws.collectors import jsonable, parse_policy, tag_dict
-from yamori.sources.aws.collectors._regional import arn, fill, without
+from yamori.sources.aws.collectors import fetch, jsonable, parse_policy, tag_dict
+from yamori.sources.aws.collectors._regional import arn, without
 from yamori.sources.aws.interface import CollectContext, Collector, Scope
 
 __all__ = ["EfsCollector"]
@@ -38,24 +38,24 @@ class EfsCollector(Collector):
                 attributes=without(fs, "Tags"),
                 tags=tags,
             )
-            fill(
+            fetch(
                 ctx,
                 res,
                 "FileSystemPolicy",
                 SERVICE,
                 "describe_file_system_policy",
                 lambda a: parse_policy(a.get("Policy")),
-                none_codes=NOT_SET,
+                not_configured=NOT_SET,
                 FileSystemId=fid,
             )
-            fill(
+            fetch(
                 ctx,
                 res,
                 "BackupPolicy",
                 SERVICE,
                 "describe_backup_policy",
                 lambda a: jsonable(a.get("BackupPolicy")),
-                none_codes=NOT_SET,
+                not_configured=NOT_SET,
                 FileSystemId=fid,
             )
             yield res

@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from yamori.model.resource import Resource
-from yamori.sources.aws.collectors import jsonable, parse_policy, tag_dict
-from yamori.sources.aws.collectors._regional import fill
+from yamori.sources.aws.collectors import fetch, jsonable, parse_policy, tag_dict
 from yamori.sources.aws.interface import CallFailed, CollectContext, Collector, Scope
 
 __all__ = ["KmsCollector"]
@@ -89,7 +88,7 @@ class KmsCollector(Collector):
                 res.attributes["RotationPeriodInDays"] = status.get("RotationPeriodInDays")
         else:
             res.attributes["KeyRotationEnabled"] = None
-        fill(
+        fetch(
             ctx,
             res,
             "Policy",

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from yamori.model.resource import Resource
-from yamori.sources.aws.collectors import jsonable, parse_policy
-from yamori.sources.aws.collectors._regional import fill, without
+from yamori.sources.aws.collectors import fetch, jsonable, parse_policy
+from yamori.sources.aws.collectors._regional import without
 from yamori.sources.aws.interface import CollectContext, Collector, Scope
 
 __all__ = ["LambdaCollector", "redact_environment"]
@@ -46,24 +46,24 @@ class LambdaCollector(Collector):
             attributes["Environment"] = redact_environment(fn.get("Environment"))
             attributes.setdefault("VpcConfig", None)
             res = Resource(kind=KIND, id=fn["FunctionArn"], name=name, attributes=attributes)
-            fill(
+            fetch(
                 ctx,
                 res,
                 "Policy",
                 SERVICE,
                 "get_policy",
                 lambda a: parse_policy(a.get("Policy")),
-                none_codes=NOT_FOUND,
+                not_configured=NOT_FOUND,
                 FunctionName=name,
             )
-            fill(
+            fetch(
                 ctx,
                 res,
                 "FunctionUrlConfig",
                 SERVICE,
                 "get_function_url_config",
                 lambda a: without(a),
-                none_codes=NOT_FOUND,
+                not_configured=NOT_FOUND,
                 FunctionName=name,
             )
             yield res

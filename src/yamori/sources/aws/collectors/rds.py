@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
 
 from yamori.model.resource import Resource
-from yamori.sources.aws.collectors import jsonable, tag_dict
-from yamori.sources.aws.collectors._regional import fill, without
+from yamori.sources.aws.collectors import fetch, jsonable, tag_dict
+from yamori.sources.aws.collectors._regional import without
 from yamori.sources.aws.interface import CallFailed, CollectContext, Collector, Scope
 
 __all__ = ["RdsCollector"]
@@ -67,7 +67,7 @@ def db_snapshots(ctx: CollectContext) -> Iterator[Resource]:
     AttributeValues: ["all"]}]`` means public)."""
     for snap in ctx.paginate(SERVICE, "describe_db_snapshots", "DBSnapshots", SnapshotType="manual"):
         res = _resource("aws.rds.db_snapshot", snap, "DBSnapshotArn", "DBSnapshotIdentifier")
-        fill(
+        fetch(
             ctx,
             res,
             "DBSnapshotAttributes",

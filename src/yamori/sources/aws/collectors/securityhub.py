@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from yamori.model.resource import Resource
-from yamori.sources.aws.collectors._regional import fill, fill_list, settings_id, without
+from yamori.sources.aws.collectors import fetch, fetch_list
+from yamori.sources.aws.collectors._regional import settings_id, without
 from yamori.sources.aws.interface import CollectContext, Collector, Scope
 
 __all__ = ["SecurityHubCollector"]
@@ -27,13 +28,13 @@ class SecurityHubCollector(Collector):
 
     def collect(self, ctx: CollectContext) -> Iterator[Resource]:
         res = Resource(kind="aws.securityhub.settings", id=settings_id(ctx, SERVICE), name=ctx.region)
-        fill(ctx, res, "Hub", SERVICE, "describe_hub", without, none_codes=NOT_SUBSCRIBED)
+        fetch(ctx, res, "Hub", SERVICE, "describe_hub", without, not_configured=NOT_SUBSCRIBED)
         if "Hub" not in res.attributes:
             res.errors["EnabledStandards"] = res.errors["Hub"]
         elif res.attributes["Hub"] is None:
             res.attributes["EnabledStandards"] = None
         else:
-            fill_list(
+            fetch_list(
                 ctx, res, "EnabledStandards", SERVICE, "get_enabled_standards", "StandardsSubscriptions"
             )
         yield res
