@@ -9,7 +9,7 @@ value, ``None`` for an expected "not configured" answer, or an entry in ``Resour
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import unquote
@@ -18,6 +18,7 @@ from yamori.model.resource import Resource
 from yamori.sources.aws.interface import CallFailed, CollectContext
 
 __all__ = [
+    "each_listing",
     "fetch",
     "fetch_list",
     "jsonable",
@@ -141,3 +142,18 @@ def fetch_list(
         return False
     resource.attributes[attribute] = jsonable(items)
     return True
+
+
+Lister = Callable[[CollectContext], Iterable[Resource]]
+
+
+def each_listing(ctx: CollectContext, listings: Iterable[tuple[str, Lister]]) -> Iterator[Resource]:
+    """Resources of several kinds, one listing each: a listing that fails is recorded for its kind
+    alone (``listing_failed``) and the others still run — one denied API never hides the rest."""
+    for kind, lister in listings:
+        try:
+            found = list(lister(ctx))
+        except CallFailed as exc:
+            ctx.listing_failed(kind, exc)
+            continue
+        yield from found

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
 
 from yamori.model.resource import Resource
-from yamori.sources.aws.collectors import fetch, jsonable, tag_dict
+from yamori.sources.aws.collectors import each_listing, fetch, jsonable, tag_dict
 from yamori.sources.aws.collectors._regional import (
     arn,
     name_tag,
@@ -60,13 +60,7 @@ class Ec2Collector(Collector):
             ("aws.ec2.snapshot", snapshots),
             ("aws.ec2.image", images),
         )
-        for kind, lister in listings:
-            try:
-                found = list(lister(ctx))
-            except CallFailed as exc:
-                ctx.listing_failed(kind, exc)
-                continue
-            yield from found
+        yield from each_listing(ctx, listings)
 
 
 def settings(ctx: CollectContext) -> Resource:

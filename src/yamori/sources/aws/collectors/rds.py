@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
 
 from yamori.model.resource import Resource
-from yamori.sources.aws.collectors import fetch, jsonable, tag_dict
+from yamori.sources.aws.collectors import each_listing, fetch, jsonable, tag_dict
 from yamori.sources.aws.collectors._regional import without
-from yamori.sources.aws.interface import CallFailed, CollectContext, Collector, Scope
+from yamori.sources.aws.interface import CollectContext, Collector, Scope
 
 __all__ = ["RdsCollector"]
 
@@ -33,13 +33,7 @@ class RdsCollector(Collector):
             ("aws.rds.db_cluster", db_clusters),
             ("aws.rds.db_snapshot", db_snapshots),
         )
-        for kind, lister in listings:
-            try:
-                found = list(lister(ctx))
-            except CallFailed as exc:
-                ctx.listing_failed(kind, exc)
-                continue
-            yield from found
+        yield from each_listing(ctx, listings)
 
 
 def _resource(kind: str, item: dict[str, Any], arn_key: str, name_key: str) -> Resource:
