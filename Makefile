@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv system-deps lint typecheck unit bench bench-vulndb bench-detect clean
+.PHONY: run test venv system-deps lint typecheck unit bench bench-vulndb bench-detect bench-cloud clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c "import ensurepip, venv" >/dev/null 2>&1 || scripts/install-system-deps.sh python
@@ -45,6 +45,9 @@ bench-vulndb: venv
 
 bench-detect: venv
 	$(BIN)/python bench/detect.py
+
+bench-cloud: venv
+	$(BIN)/python bench/cloud.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

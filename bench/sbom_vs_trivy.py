@@ -590,6 +590,8 @@ def write_results(
         "",
         "- Vulnerability database size, update time, matching throughput, end-to-end scan with "
         "matching and peak memory: [RESULTS_vulndb.md](RESULTS_vulndb.md) (`make bench-vulndb`).",
+        "- Cloud posture (`yamori cloud aws` against moto): wall time, AWS API calls per service and "
+        "kind, peak memory at 10,000 resources: [RESULTS_cloud.md](RESULTS_cloud.md) (`make bench-cloud`).",
     ]
     return "\n".join(lines) + "\n"
 

@@ -494,6 +494,10 @@ from yamori.cli.detect import rules as _rules_group  # noqa: E402
 app.add_command(_detect_command)
 app.add_command(_rules_group)
 
+from yamori.cli.cloud import cloud as _cloud_group  # noqa: E402  (boto3 and policies load inside)
+
+app.add_command(_cloud_group)
+
 
 def main() -> None:
     app(prog_name="yamori")

@@ -1,10 +1,18 @@
-"""OCSF 1.x Vulnerability Finding events (class 2002) for SIEMs and data lakes.
+"""OCSF 1.x findings for SIEMs and data lakes: Vulnerability Finding events (class 2002) for
+image scans, Detection Finding events (class 2004) for cloud posture scans.
 
 Security Lake, Splunk's OCSF add-on and other consumers route and parse by `class_uid` /
 `type_uid` and read `finding_info.uid` to de-duplicate, so every event carries them; the attribute
 names follow the OCSF schema (`events/findings/vulnerability_finding.json`, extending
 `finding.json` and `base_event.json` in github.com/ocsf/ocsf-schema). One event per finding in a
-JSON array, the shape a bulk loader takes.
+JSON array, the shape a bulk loader takes (both classes: one format, one shape).
+
+Posture findings map to Detection Finding (2004) with the ``compliance`` object (standards,
+control, requirements, status): ``status_code`` keeps yamori's check outcome (PASS/FAIL/…),
+``compliance.status_id`` the OCSF verdict (1 Pass, 2 Warning = MANUAL, 3 Fail, 0 Unknown =
+ERROR/UNKNOWN/NOT_APPLICABLE), ``status_id`` the finding's life cycle (1 New, 3 Suppressed).
+PASS findings are events too: a data lake that only ever sees failures cannot show a control
+going green.
 """
 
 from __future__ import annotations
@@ -15,10 +23,13 @@ from typing import Any, TextIO
 import orjson
 
 from yamori import __version__
-from yamori.model import ScanResult, Severity, Status
+from yamori.model import Finding, ScanResult, Severity, Status
 from yamori.model.vulnerability import FixState
-from yamori.report.interface import ReportWriter
-from yamori.report.registry import register
+from yamori.posture.result import PostureResult, ReportOptions
+from yamori.report.interface import PostureWriter, ReportWriter
+from yamori.report.postureview import control_ids, finding_message, frameworks_cited, is_info, resource_kind
+from yamori.report.postureview import standard_name as _standard_name
+from yamori.report.registry import register, register_posture
 from yamori.report.vulnview import VulnFinding, advisory_url, cve_ids, vulnerabilities
 
 OCSF_VERSION = "1.3.0"
@@ -188,4 +199,129 @@ class OCSFWriter(ReportWriter):
 
     def write(self, result: ScanResult, out: TextIO) -> None:
         out.write(orjson.dumps(build_events(result), option=orjson.OPT_INDENT_2).decode())
+        out.write("\n")
+
+
+# --- posture findings: Detection Finding (2004) --------------------------------------------------
+
+DETECTION_CLASS_UID = 2004
+DETECTION_TYPE_UID = DETECTION_CLASS_UID * 100 + ACTIVITY_CREATE
+# OCSF compliance.status_id: 0 Unknown, 1 Pass, 2 Warning, 3 Fail.
+_COMPLIANCE_STATUS = {
+    Status.PASS: (1, "Pass"),
+    Status.MANUAL: (2, "Warning"),
+    Status.FAIL: (3, "Fail"),
+}
+
+
+def _epoch_ms(stamp: str) -> int:
+    from datetime import datetime
+
+    try:
+        return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return int(time.time() * 1000)
+
+
+def _compliance(result: PostureResult, finding: Finding, original: Status) -> dict[str, Any]:
+    status_id, status = _COMPLIANCE_STATUS.get(original, (0, "Unknown"))
+    frameworks = frameworks_cited(finding) or ["yamori"]
+    primary = result.framework.id if result.framework and result.framework.id in frameworks else frameworks[0]
+    controls = control_ids(finding, primary)
+    compliance: dict[str, Any] = {
+        "standards": [_standard_name(result, fw) for fw in frameworks],
+        "requirements": list(finding.compliance) or [finding.rule_id],
+        "status_id": status_id,
+        "status": status,
+        "status_code": str(original),
+        "status_detail": finding_message(finding),
+    }
+    if controls:
+        compliance["control"] = controls[0]
+    return compliance
+
+
+def _posture_resource(result: PostureResult, finding: Finding) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "uid": finding.resource,
+        "type": resource_kind(result, finding),
+        "cloud_partition": "aws",
+        "owner": {"account": {"uid": finding.account, "type": "AWS Account", "type_id": 10}},
+    }
+    if finding.region:
+        resource["region"] = finding.region
+    known = result.resource(finding.resource)
+    if known is not None:
+        resource["name"] = known.name or known.id
+        if known.tags:
+            resource["labels"] = [f"{k}={v}" for k, v in known.tags.items()]
+    return resource
+
+
+def posture_event(result: PostureResult, finding: Finding, now_ms: int) -> dict[str, Any]:
+    """One Detection Finding event for a posture finding; ``now_ms`` is the scan's time."""
+    original = Status(finding.evidence.get("suppression", {}).get("status", finding.status))
+    severity_id = 1 if is_info(finding) else SEVERITY_IDS[finding.severity]
+    severity = "Informational" if severity_id == 1 else _SEVERITY_NAMES[severity_id]
+    status_id, status = (3, "Suppressed") if finding.status is Status.SUPPRESSED else (1, "New")
+    message = finding_message(finding)
+    event: dict[str, Any] = {
+        "activity_id": ACTIVITY_CREATE,
+        "activity_name": "Create",
+        "category_uid": CATEGORY_UID,
+        "category_name": "Findings",
+        "class_uid": DETECTION_CLASS_UID,
+        "class_name": "Detection Finding",
+        "type_uid": DETECTION_TYPE_UID,
+        "type_name": "Detection Finding: Create",
+        "severity_id": severity_id,
+        "severity": severity,
+        "status_id": status_id,
+        "status": status,
+        "status_code": str(finding.status),
+        "status_detail": message,
+        "time": now_ms,
+        "message": message,
+        "finding_info": {
+            "uid": finding.id,
+            "title": finding.title,
+            "desc": finding.description or finding.title,
+            "types": ["Posture", "Misconfiguration"],
+            "created_time": now_ms,
+            "analytic": {"uid": finding.rule_id, "name": finding.rule_id, "type_id": 1, "type": "Rule"},
+            "product_uid": "yamori",
+        },
+        "resources": [_posture_resource(result, finding)],
+        "compliance": _compliance(result, finding, original),
+        "cloud": {
+            "provider": "AWS",
+            "account": {"uid": finding.account, "type_id": 10, "type": "AWS Account"},
+        },
+        "metadata": {
+            "version": OCSF_VERSION,
+            "product": {"name": "yamori", "vendor_name": "yamori", "version": __version__},
+            "profiles": ["cloud"],
+        },
+    }
+    if finding.region:
+        event["cloud"]["region"] = finding.region
+    if finding.remediation and original is not Status.PASS:
+        event["remediation"] = {"desc": finding.remediation, "references": list(finding.references)}
+    if finding.status is Status.SUPPRESSED:
+        event["status_detail"] = str(finding.evidence["suppression"].get("reason", message))
+    return event
+
+
+def build_posture_events(result: PostureResult) -> list[dict[str, Any]]:
+    stamp = _epoch_ms(result.snapshot.taken_at)
+    return [posture_event(result, f, stamp) for f in result.findings]
+
+
+@register_posture
+class PostureOCSFWriter(PostureWriter):
+    name = "ocsf"
+    description = "OCSF 1.x Detection Finding events (class 2004) with compliance, as a JSON array"
+
+    def write(self, result: PostureResult, out: TextIO, options: ReportOptions) -> None:
+        out.write(orjson.dumps(build_posture_events(result), option=orjson.OPT_INDENT_2).decode())
         out.write("\n")

@@ -1,0 +1,1 @@
+"""Compliance frameworks as data: controls, titles, sections; mapped to policies by id."""

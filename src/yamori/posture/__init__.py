@@ -1,0 +1,1 @@
+"""Cloud posture scans: collection → evaluation → stored scan; diffs between stored scans."""
