@@ -400,3 +400,41 @@ def test_config_defaults_and_save_snapshot(
     again = run("cloud", "aws", "--from-snapshot", str(saved), "-f", "json", "-q")
     assert again.exit_code == 0, again.stderr
     assert json.loads(again.stdout)["scan"]["resources"] == env.report["scan"]["resources"]
+
+
+def test_several_accounts_by_assumed_role(
+    moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--role-arn once per account: each account is collected with its own assumed credentials
+    (moto keeps one state per account), and findings carry the account they belong to."""
+    _env(monkeypatch, tmp_path / "data")
+    moto.reset()
+    accounts = {"111111111111": "alice", "222222222222": "bob"}
+    for account, user in accounts.items():
+        creds = boto3.client("sts", endpoint_url=moto.url, region_name="us-east-1").assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/audit", RoleSessionName="seed"
+        )["Credentials"]
+        iam = boto3.client(
+            "iam",
+            endpoint_url=moto.url,
+            region_name="us-east-1",
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+        iam.create_user(UserName=user)
+        iam.create_access_key(UserName=user)
+    result = run(
+        "cloud", "aws", "--endpoint-url", moto.url, "--regions", "us-east-1", "--services", "iam",
+        "--role-arn", "arn:aws:iam::111111111111:role/audit",
+        "--role-arn", "arn:aws:iam::222222222222:role/audit",
+        "--max-attempts", "1", "--rate-limit", "0", "-q", "-f", "json",
+    )  # fmt: skip
+    assert result.exit_code in (0, 1), result.stderr
+    report = json.loads(result.stdout)
+    users = {
+        (f["account"], f["resource"].rsplit("/", 1)[-1])
+        for f in report["findings"]
+        if f["resource"].startswith("arn:aws:iam::") and ":user/" in f["resource"]
+    }
+    assert users == {("111111111111", "alice"), ("222222222222", "bob")}
