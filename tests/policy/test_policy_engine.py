@@ -409,3 +409,47 @@ def test_hundred_policies_over_ten_thousand_resources() -> None:
     ]
     findings = evaluate(policies, resources, now=NOW)
     assert len(findings) == 100 * 1000
+
+
+def test_account_scope_failure_carries_each_resource_reason() -> None:
+    """A hook's per-resource reason survives into the account-level finding's evidence."""
+
+    def why(resource: Resource, inventory: Inventory, args: Mapping[str, Any]) -> CheckResult:
+        return CheckResult(Status.FAIL, f"{resource.name} misses the ConsoleLogin filter")
+
+    register_hook("test_reason_hook", params={}, required=())(why)
+    try:
+        (policy,) = parse_policies(
+            "- id: trail-chain\n  title: t\n  severity: low\n  kind: aws.cloudtrail.trail\n"
+            "  scope: account\n  hook: test_reason_hook\n"
+        )
+        trails = [
+            Resource(kind="aws.cloudtrail.trail", id=f"arn:t{i}", name=f"t{i}", account="1") for i in (1, 2)
+        ]
+        (finding,) = evaluate([policy], trails, now=NOW)
+    finally:
+        unregister_hook("test_reason_hook")
+    assert finding.status is Status.FAIL
+    assert finding.evidence["reasons"] == {
+        "arn:t1": "t1 misses the ConsoleLogin filter",
+        "arn:t2": "t2 misses the ConsoleLogin filter",
+    }
+
+
+def test_manual_finding_shows_the_evidence_the_auditor_needs() -> None:
+    (policy,) = parse_policies(
+        "- id: contact\n  title: t\n  severity: low\n  kind: aws.account\n  manual: true\n"
+        "  audit: Check the security contact.\n  evidence: [AlternateContacts.SECURITY]\n"
+    )
+    account = Resource(
+        kind="aws.account",
+        id="arn:aws:iam::1:root",
+        account="1",
+        attributes={"AlternateContacts": {"SECURITY": {"EmailAddress": "sec@example.com"}}},
+    )
+    (finding,) = evaluate([policy], [account], now=NOW)
+    assert finding.status is Status.MANUAL
+    assert finding.evidence["audit"] == "Check the security contact."
+    assert finding.evidence["attributes"] == {
+        "AlternateContacts.SECURITY": {"EmailAddress": "sec@example.com"}
+    }

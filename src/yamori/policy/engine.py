@@ -215,18 +215,26 @@ def _account_place(policy: Policy, account: str) -> str:
     return f"{','.join(policy.kinds)}@{account}"
 
 
-def _manual(policy: Policy, accounts: list[str]) -> list[Finding]:
-    return [
-        _finding(
-            policy,
-            Status.MANUAL,
-            _account_place(policy, account),
-            account,
-            "",
-            {"message": "manual check: follow the audit procedure", "audit": policy.audit},
+def _manual(policy: Policy, accounts: list[str], inventory: Inventory) -> list[Finding]:
+    """One MANUAL finding per account, with the audit procedure; where the policy names evidence
+    and the account has exactly one resource of its kind (``aws.account``), the values the
+    auditor will want to look at are attached (the security contact for CIS 1.2)."""
+    findings = []
+    for account in accounts:
+        evidence: dict[str, Any] = {
+            "message": "manual check: follow the audit procedure",
+            "audit": policy.audit,
+        }
+        if policy.evidence_paths:
+            subjects = [r for kind in policy.kinds for r in inventory.by_kind(kind, account)]
+            if len(subjects) == 1:
+                looked_up = _evidence(policy, subjects[0], CheckResult(Status.MANUAL, ""))
+                looked_up.pop("message", None)
+                evidence.update(looked_up)
+        findings.append(
+            _finding(policy, Status.MANUAL, _account_place(policy, account), account, "", evidence)
         )
-        for account in accounts
-    ]
+    return findings
 
 
 def _account_scope(policy: Policy, account: str, inventory: Inventory, ctx: EvalContext) -> Finding:
@@ -279,6 +287,11 @@ def _account_scope(policy: Policy, account: str, inventory: Inventory, ctx: Eval
         evidence["passing"] = passing[:_MAX_LISTED]
     if failing:
         evidence["failing"] = failing[:_MAX_LISTED]
+        # Why each resource failed (a hook's reason: which events a metric filter misses, ...):
+        # without it an account-level FAIL says what is wrong but not what to change.
+        reasons = {r.id: c.message for r, c in by_status.get(Status.FAIL, []) if c.message}
+        if reasons:
+            evidence["reasons"] = dict(list(reasons.items())[:_MAX_LISTED])
     if error_messages:
         evidence["errors"] = error_messages[:_MAX_LISTED]
     if unknown_messages:
@@ -313,7 +326,7 @@ def evaluate_full(
     findings: list[Finding] = []
     for policy in policies:
         if policy.manual:
-            findings.extend(_manual(policy, account_index.for_policy(policy)))
+            findings.extend(_manual(policy, account_index.for_policy(policy), inventory))
             continue
         if policy.scope is Scope.ACCOUNT:
             findings.extend(
