@@ -701,11 +701,10 @@ class _Compiler:
             node = self.resolve_lists(parse_condition(text))
         except ConditionSyntaxError as exc:
             raise CompileError(f"condition syntax error: {exc}") from None
-        node, uses = self.resolve_macros(node)
-        rule_key = self.order.get(("rule", rule.name), (0, 0, 0))
-        late = sorted(m for m in uses if self.order.get(("macro", m), (0, 0, 0)) > rule_key)
-        if late:
-            raise CompileError(f"macro '{late[0]}' is used before it is defined (load order)")
+        # A rule sees every loaded macro, wherever it is defined: Falco compiles rules after all
+        # macros, and its own stable rules use `user_shell_container_exclusions` in "Run shell
+        # untrusted" 180 lines before defining it.
+        node, _uses = self.resolve_macros(node)
         depth, size = _depth_and_size(node)
         if size > _MAX_NODES:
             raise CompileError(f"condition expands to more than {_MAX_NODES} nodes after macros")

@@ -20,8 +20,9 @@ ENGINE_VERSION: tuple[int, int, int] = (0, 57, 0)
 
 # Plugins whose fields yamori implements natively: a rules file that requires any version of these
 # loads without complaint. "json" is included because the cloudtrail rules use its
-# ``json.value[...]`` field, which yamori's aws_cloudtrail source provides.
-NATIVE_PLUGINS: frozenset[str] = frozenset({"k8saudit", "cloudtrail", "json"})
+# ``json.value[...]`` field, which yamori's aws_cloudtrail source provides; "container" because
+# the sensor's syscall source fills the container plugin's ``container.*`` fields itself.
+NATIVE_PLUGINS: frozenset[str] = frozenset({"k8saudit", "cloudtrail", "json", "container"})
 
 
 class Level(StrEnum):
