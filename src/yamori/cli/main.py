@@ -498,6 +498,14 @@ from yamori.cli.cloud import cloud as _cloud_group  # noqa: E402  (boto3 and pol
 
 app.add_command(_cloud_group)
 
+from yamori.cli.iac import iac as _iac_command  # noqa: E402  (adapters and policies load inside)
+
+app.add_command(_iac_command)
+
+from yamori.cli.sensor import sensor as _sensor_command  # noqa: E402  (capture imports are inside)
+
+app.add_command(_sensor_command)
+
 
 def main() -> None:
     app(prog_name="yamori")

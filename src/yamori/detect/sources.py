@@ -41,6 +41,7 @@ SOURCES: dict[str, EventSource] = {
         EventSource(
             "aws_cloudtrail", "yamori.detect.fields.cloudtrail", "CloudTrailFields", "CloudTrailEvent"
         ),
+        EventSource("syscall", "yamori.detect.fields.syscall", "SyscallFields", "SyscallEvent"),
     )
 }
 

@@ -1,0 +1,192 @@
+"""`yamori sensor`: Falco's syscall rules over live kernel events, captured with bpftrace.
+
+Startup is ordered so every problem is one line naming its fix, before anything attaches: root,
+bpftrace, BTF, tracefs (mounted here when missing, and said so), then the rules. Status lines go
+to stderr (the ``ready`` line tells scripts and tests that the probes are attached); alerts go to
+stdout, ``--output`` or the webhooks. Exit codes: 0 done, 2 unusable rules or a failed start.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from yamori.detect.compiler import CompiledRules
+
+EXIT_INPUT_ERROR = 2
+TRACEFS = Path("/sys/kernel/tracing")
+DEBUGFS = Path("/sys/kernel/debug")
+BTF = Path("/sys/kernel/btf/vmlinux")
+
+
+def _fail(message: str) -> click.exceptions.Exit:
+    click.echo(f"yamori: error: {message}", err=True)
+    return click.exceptions.Exit(EXIT_INPUT_ERROR)
+
+
+def _mounted(path: Path) -> bool:
+    return os.path.ismount(path)
+
+
+def _ensure_tracefs() -> None:
+    """Mount tracefs (and debugfs, which older bpftrace paths look under) when missing."""
+    for fstype, path in (("tracefs", TRACEFS), ("debugfs", DEBUGFS)):
+        if _mounted(path) or (fstype == "tracefs" and (path / "events").is_dir()):
+            continue
+        proc = subprocess.run(["mount", "-t", fstype, "nodev", str(path)], capture_output=True, text=True)
+        if proc.returncode != 0 and fstype == "tracefs":
+            raise _fail(
+                f"tracefs is not mounted and mounting it failed ({proc.stderr.strip()}): "
+                f"mount -t tracefs nodev {TRACEFS}"
+            )
+        if proc.returncode == 0:
+            click.echo(f"yamori sensor: mounted {fstype} at {path}", err=True)
+
+
+def check_preconditions() -> str:
+    """Root, bpftrace, BTF, tracefs; returns the bpftrace path."""
+    if os.geteuid() != 0:
+        raise _fail("the sensor needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN): run it with sudo")
+    binary = shutil.which("bpftrace")
+    if binary is None:
+        raise _fail("bpftrace is not installed: apt-get install bpftrace")
+    if not BTF.exists():
+        raise _fail(f"the kernel exposes no BTF ({BTF}): use a kernel built with CONFIG_DEBUG_INFO_BTF=y")
+    _ensure_tracefs()
+    return binary
+
+
+def _compile(paths: tuple[str, ...]) -> CompiledRules:
+    """Compile for the syscall source; rules that fail are reported and skipped (not fatal)."""
+    from yamori.detect.compiler import compile_ruleset
+    from yamori.detect.rules import load_rules_files
+    from yamori.detect.sources import field_classes
+
+    compiled = compile_ruleset(load_rules_files(paths), field_classes(["syscall"]))
+    for message in compiled.messages:
+        click.echo(str(message), err=True)
+    syscall_rules = [r for r in compiled.rules if r.source == "syscall"]
+    if not syscall_rules:
+        raise _fail("no syscall rule compiled from the rules files")
+    if compiled.errors:
+        click.echo(
+            f"yamori sensor: {len(compiled.errors)} rule error(s) above; running the "
+            f"{len(syscall_rules)} syscall rule(s) that compiled",
+            err=True,
+        )
+    return compiled
+
+
+@click.command()
+@click.option(
+    "--rules", "rules_files", multiple=True, required=True, type=click.Path(exists=True, dir_okay=False),
+    help="Falco rules file (repeatable, loaded in order).",
+)  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--output", "output", type=click.Path(dir_okay=False, writable=True), default=None)
+@click.option("--webhook", "webhooks", multiple=True, help="POST each alert's JSON to this URL (repeatable).")
+@click.option("--rule-matching", type=click.Choice(["first", "all"]), default="first", show_default=True)
+@click.option("--duration", type=click.FloatRange(min=0.0), default=None, help="Stop after SECONDS (tests).")
+@click.option(
+    "--no-container-output", is_flag=True,
+    help="Do not append container and pod fields to every rule's output (Falco's container plugin does).",
+)  # fmt: skip
+@click.option(
+    "--failed-opens", is_flag=True, help="Also capture opens that failed (costly; few rules use them)."
+)
+def sensor(
+    rules_files: tuple[str, ...],
+    fmt: str,
+    output: str | None,
+    webhooks: tuple[str, ...],
+    rule_matching: str,
+    duration: float | None,
+    failed_opens: bool,
+    no_container_output: bool,
+) -> None:
+    """Capture syscalls with bpftrace and run Falco's syscall rules on them (needs root)."""
+    from yamori.cli.detect import _dispatcher
+    from yamori.sensor.bpftrace import BpftraceBackend, BpftraceError, available_syscalls, generate_program
+    from yamori.sensor.runner import SensorRunner, append_container_output, rule_evttypes, unfilled_fields
+
+    binary = check_preconditions()
+    compiled = _compile(rules_files)
+    if not no_container_output:
+        append_container_output(compiled)
+    types, unbounded = rule_evttypes(compiled)
+    if unbounded:
+        click.echo(f"yamori sensor: rules without an evt.type restriction: {', '.join(unbounded)}", err=True)
+    program, attached, skipped = generate_program(
+        types, os.getpid(), available=available_syscalls(TRACEFS), emit_failed_opens=failed_opens
+    )
+    click.echo(f"yamori sensor: syscalls captured: {', '.join(attached)} (+ process lifecycle)", err=True)
+    if skipped:
+        click.echo(
+            f"yamori sensor: event types the rules name but not captured: {', '.join(skipped)}", err=True
+        )
+    missing = unfilled_fields(compiled)
+    if missing:
+        click.echo(f"yamori sensor: fields the rules use that stay <NA>: {', '.join(missing)}", err=True)
+
+    hostname = socket.gethostname()
+    dispatcher = _dispatcher(fmt, output, webhooks, None, "local0", "0", None, hostname)
+    backend = BpftraceBackend(program, bpftrace=binary)
+    runner = SensorRunner(compiled, backend, dispatcher.send, rule_matching=rule_matching)
+    seeded = runner.table.seed()
+    stopped_by_us = True
+    try:
+        try:
+            backend.start()
+        except BpftraceError as exc:
+            raise _fail(f"bpftrace failed to start: {exc}") from None
+        runner.start_reader()
+
+        def on_signal(_sig: int, _frame: FrameType | None) -> None:
+            runner.stop()
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, on_signal)
+            signal.signal(signal.SIGINT, on_signal)
+        click.echo(
+            f"yamori sensor: ready ({backend.probes} probes, {len(attached)} syscalls, "
+            f"{len([r for r in compiled.rules if r.source == 'syscall'])} rules, {seeded} processes)",
+            err=True,
+        )
+        sys.stderr.flush()
+        runner.run(duration)
+        # the loop ends on --duration, a signal, or the capture's end: only the last is a failure
+        stopped_by_us = backend.returncode is None
+    finally:
+        backend.stop()
+        runner.stop()
+        runner.join(2.0)
+        runner.context.containers.close()
+        dispatcher.close()
+    stats = backend.stats
+    counters = runner.counters
+    click.echo(
+        f"yamori sensor: {counters.summary()} lost={stats.lost} malformed={stats.malformed} "
+        f"incomplete={stats.incomplete} engine_errors={runner.engine.errors} "
+        f"processes={len(runner.table)} containers_looked_up={runner.context.containers.lookups}",
+        err=True,
+    )
+    top = ", ".join(f"{t}={n}" for t, n in counters.events.most_common(8))
+    if top:
+        click.echo(f"yamori sensor: events by type: {top}", err=True)
+    if counters.dropped:
+        click.echo(f"yamori sensor: dropped by type: {dict(counters.dropped)}", err=True)
+    if not stopped_by_us and backend.returncode not in (None, 0):
+        detail = backend.error_text() or f"exit status {backend.returncode}"
+        click.echo(f"yamori: error: bpftrace stopped unexpectedly: {detail}", err=True)
+        raise click.exceptions.Exit(1)

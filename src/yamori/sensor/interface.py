@@ -1,0 +1,164 @@
+"""The runtime sensor's contracts: capture backend -> raw records -> process table -> events.
+
+Three seams, so each piece can be replaced alone (a libbpf ring-buffer backend instead of
+bpftrace, a CRI client instead of podman) and tested without the others:
+
+- ``CaptureBackend`` turns kernel activity into ``RawRecord`` objects (one per syscall exit or
+  process lifecycle tracepoint), already decoded from whatever wire format the backend speaks.
+- The process table (``proctable.ProcessTable``) folds lifecycle records into ``ProcessInfo``
+  entries, so a syscall record of pid 42 can answer ``proc.pname`` or ``proc.aname[3]`` long
+  after the parent's exec was seen.
+- ``EventContext`` is what a ``SyscallEvent`` asks for the data that is not in the record
+  itself: ancestors, container metadata, user and group names. Everything is looked up lazily
+  because most rules never read most fields.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+__all__ = [
+    "NA",
+    "CaptureBackend",
+    "CaptureStats",
+    "ContainerInfo",
+    "EventContext",
+    "ProcessInfo",
+    "RawRecord",
+    "RecordKind",
+]
+
+NA = "<NA>"
+"""Falco's rendering of a value the sensor could not obtain."""
+
+
+class RecordKind:
+    """The kinds of raw records a backend produces (plain strings: cheap to compare)."""
+
+    SYSCALL = "syscall"  # a syscall exit with its entry arguments
+    EXEC = "exec"  # sched_process_exec: a successful execve/execveat, new image in place
+    FORK = "fork"  # sched_process_fork: a new task (process or thread)
+    EXIT = "exit"  # sched_process_exit: a task ended
+
+
+@dataclass(slots=True)
+class RawRecord:
+    """One decoded observation from the kernel.
+
+    ``ts`` is CLOCK_MONOTONIC nanoseconds (what bpftrace's ``nsecs`` gives); the runner turns it
+    into wall-clock time once. ``args`` holds the syscall's entry arguments by Falco's argument
+    names (``name``, ``flags``, ``oldpath``...): ints stay ints, paths are ``str`` decoded with
+    ``surrogateescape`` so any byte sequence survives. ``truncated`` names the string arguments
+    the kernel side cut at its length limit.
+    """
+
+    kind: str
+    ts: int
+    tid: int
+    pid: int
+    evt_type: str
+    res: int = 0
+    args: dict[str, int | str] = field(default_factory=dict)
+    truncated: frozenset[str] = frozenset()
+    # exec records: everything the new image says about the process
+    ppid: int = 0
+    uid: int = -1
+    gid: int = -1
+    loginuid: int = -1
+    tty: int = 0
+    start_ns: int = 0
+    comm: str = ""
+    exepath: str = ""
+    argv: list[str] | None = None
+    cgroup: str = ""
+    # fork records: the new task's id; exit records: nothing more
+    child_tid: int = 0
+
+
+@dataclass(slots=True)
+class ProcessInfo:
+    """What the sensor knows about one process (thread group), kept by the process table."""
+
+    pid: int
+    ppid: int
+    comm: str = ""
+    exe: str = ""  # argv[0], as Falco's proc.exe
+    exepath: str = ""  # the executable's full path, as Falco's proc.exepath
+    args: list[str] = field(default_factory=list)  # argv[1:]
+    cwd: str | None = None
+    uid: int | None = None
+    gid: int | None = None
+    loginuid: int | None = None
+    tty: int = 0
+    start_ns: int = 0  # CLOCK_MONOTONIC ns of the process start
+    container_id: str = "host"
+    vpid: int | None = None
+    exited: bool = False
+    from_proc: bool = False  # seeded from /proc at start (vs. built from events)
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerInfo:
+    """Container metadata from the runtime; ``None`` members print ``<NA>``."""
+
+    id: str
+    name: str | None = None
+    image: str | None = None  # the reference the container was created from
+    image_id: str | None = None
+    image_digest: str | None = None
+    privileged: bool | None = None
+    mounts: tuple[str, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+    runtime: str | None = None  # "podman", "docker", "containerd", "cri-o"
+    start_ns: int | None = None  # wall-clock ns
+    healthcheck: str | None = None
+
+
+class EventContext(Protocol):
+    """The lookups a syscall event needs beyond its own record (implemented by the runner)."""
+
+    def process(self, pid: int) -> ProcessInfo | None: ...
+
+    def container(self, container_id: str) -> ContainerInfo | None: ...
+
+    def user_name(self, proc: ProcessInfo, uid: int) -> str | None: ...
+
+    def group_name(self, proc: ProcessInfo, gid: int) -> str | None: ...
+
+    def cwd(self, proc: ProcessInfo) -> str | None: ...
+
+    def wall_ns(self, monotonic_ns: int) -> int: ...
+
+    def monotonic_now(self) -> int: ...
+
+
+@dataclass(slots=True)
+class CaptureStats:
+    """Counters a backend keeps; the runner reports them at the end and on request."""
+
+    lines: int = 0  # output lines read from the capture process
+    records: int = 0  # complete records produced
+    malformed: int = 0  # lines that could not be decoded (counted, skipped)
+    incomplete: int = 0  # multi-line records whose parts never all arrived
+    lost: int = 0  # events the kernel side reported lost (perf buffer full)
+
+
+class CaptureBackend(ABC):
+    """A source of ``RawRecord`` objects for a set of syscalls."""
+
+    stats: CaptureStats
+
+    @abstractmethod
+    def start(self) -> None:
+        """Attach to the kernel; returns once capture is live (events after this are seen)."""
+
+    @abstractmethod
+    def records(self) -> Iterator[RawRecord]:
+        """Decoded records, in arrival order, until ``stop`` or the backend dies."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Detach and release the kernel side; safe to call twice."""

@@ -1,0 +1,347 @@
+"""The sensor loop: capture records -> process table -> ``SyscallEvent`` -> engine -> alerts.
+
+Two threads: a reader drains the capture backend as fast as it can into a bounded queue (so a
+slow rule or sink never stalls the pipe from bpftrace, which would make the kernel drop events
+silently); the main loop takes records from the queue, restores their time order and runs the
+rules. When the queue is full the reader DROPS the record and counts it (by event type): a
+security sensor must say what it missed rather than block the kernel side.
+
+Ordering: bpftrace reads one perf buffer per CPU, so a process's exec (CPU 0) can arrive after
+its first open (CPU 1). Records wait in a small reorder buffer (``reorder_ns`` of record time,
+flushed when the stream goes idle) and leave it sorted by kernel timestamp, which keeps the
+process table ahead of the events that need it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import logging
+import pwd
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from yamori.detect.compiler import CompiledRules
+from yamori.detect.condition import referenced_names
+from yamori.detect.engine import Engine
+from yamori.detect.fields.syscall import UNFILLED, SyscallEvent
+from yamori.detect.output import Alert, OutputField, OutputTemplate
+from yamori.sensor.containers import ContainerResolver, container_id_from_cgroup_name
+from yamori.sensor.interface import CaptureBackend, ContainerInfo, ProcessInfo, RawRecord, RecordKind
+from yamori.sensor.proctable import ProcessTable
+
+__all__ = [
+    "CONTAINER_OUTPUT",
+    "SensorContext",
+    "SensorCounters",
+    "SensorRunner",
+    "append_container_output",
+    "rule_evttypes",
+    "unfilled_fields",
+]
+
+log = logging.getLogger(__name__)
+
+
+def rule_evttypes(compiled: CompiledRules) -> tuple[set[str], list[str]]:
+    """The syscalls the rules can match, and the rules that match every type (not narrowed).
+
+    Falco derives the syscall set the same way; a rule with no ``evt.type`` restriction would
+    need every syscall, which this sensor does not capture (such rules see only the types the
+    others asked for, as Falco warns with LOAD_NO_EVTTYPE).
+    """
+    types: set[str] = set()
+    unbounded: list[str] = []
+    for rule in compiled.rules:
+        if rule.source != "syscall":
+            continue
+        if rule.evttypes.negated:
+            unbounded.append(rule.name)
+        else:
+            types |= rule.evttypes.names
+    return types, unbounded
+
+
+def unfilled_fields(compiled: CompiledRules) -> list[str]:
+    """Fields the loaded rules (conditions and outputs) name that the sensor never fills."""
+    used: set[str] = set()
+    for rule in compiled.rules:
+        if rule.source != "syscall":
+            continue
+        used |= referenced_names(rule.condition)[2]
+        used |= {p.name for p in rule.output.parts if isinstance(p, OutputField)}
+    missing = set(UNFILLED)
+    return sorted(used & missing)
+
+
+CONTAINER_OUTPUT = (
+    " container_id=%container.id container_name=%container.name"
+    " container_image_repository=%container.image.repository"
+    " container_image_tag=%container.image.tag k8s_pod_name=%k8s.pod.name k8s_ns_name=%k8s.ns.name"
+)
+"""What Falco's container plugin appends to every syscall rule's output (its suggested fields)."""
+
+
+def append_container_output(compiled: CompiledRules, suffix: str = CONTAINER_OUTPUT) -> None:
+    """Append the container fields to each syscall rule's output, as Falco does with the
+    container plugin loaded: the stable rules' own outputs name no container field."""
+    for rule in compiled.rules:
+        if rule.source == "syscall":
+            rule.output = OutputTemplate.parse(rule.output.text + suffix)
+
+
+def _passwd_names(path: Path, id_field: int) -> dict[int, str]:
+    """uid/gid -> name from a passwd/group file (id_field: 2 for both formats)."""
+    names: dict[int, str] = {}
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return names
+    for line in text.splitlines():
+        parts = line.split(":")
+        if len(parts) > id_field and parts[id_field].isdigit():
+            names.setdefault(int(parts[id_field]), parts[0])
+    return names
+
+
+class SensorContext:
+    """The lookups ``SyscallEvent`` needs: processes, containers, user and group names, time."""
+
+    def __init__(
+        self, table: ProcessTable, containers: ContainerResolver, proc: Path = Path("/proc")
+    ) -> None:
+        self.table = table
+        self.containers = containers
+        self.proc = proc
+        self._offset = time.time_ns() - time.monotonic_ns()
+        self._users: dict[str, dict[int, str]] = {}
+        self._groups: dict[str, dict[int, str]] = {}
+
+    def process(self, pid: int) -> ProcessInfo | None:
+        return self.table.lookup(pid)
+
+    def container(self, container_id: str) -> ContainerInfo | None:
+        return self.containers.get(container_id)
+
+    def cwd(self, proc: ProcessInfo) -> str | None:
+        return self.table.cwd(proc)
+
+    def _names(self, cache: dict[str, dict[int, str]], proc: ProcessInfo, file: str) -> dict[int, str]:
+        key = proc.container_id
+        names = cache.get(key)
+        if names is None:
+            # a container's users live in its own /etc/passwd, read through the process's root
+            root = Path("/") if key == "host" else self.proc / str(proc.pid) / "root"
+            names = _passwd_names(root / "etc" / file, 2)
+            if names or key == "host":
+                cache[key] = names
+        return names
+
+    def user_name(self, proc: ProcessInfo, uid: int) -> str | None:
+        name = self._names(self._users, proc, "passwd").get(uid)
+        if name is None and proc.container_id == "host":
+            try:
+                name = pwd.getpwuid(uid).pw_name
+            except (KeyError, OverflowError):
+                name = None
+        return name if name is not None else ("root" if uid == 0 else None)
+
+    def group_name(self, proc: ProcessInfo, gid: int) -> str | None:
+        name = self._names(self._groups, proc, "group").get(gid)
+        return name if name is not None else ("root" if gid == 0 else None)
+
+    def wall_ns(self, monotonic_ns: int) -> int:
+        return monotonic_ns + self._offset
+
+    def monotonic_now(self) -> int:
+        return time.monotonic_ns()
+
+
+@dataclass(slots=True)
+class SensorCounters:
+    """What went through the sensor; printed at the end and served as metrics."""
+
+    events: Counter[str] = field(default_factory=Counter)  # events run through the rules, by type
+    dropped: Counter[str] = field(default_factory=Counter)  # records dropped on a full queue
+    skipped: Counter[str] = field(default_factory=Counter)  # records no rule wants (table only)
+    alerts: int = 0
+    unprocessed: int = 0  # records still queued at stop (--duration, signal)
+    started: float = field(default_factory=time.monotonic)
+
+    def summary(self) -> str:
+        secs = max(1e-9, time.monotonic() - self.started)
+        total = sum(self.events.values())
+        return (
+            f"events={total} ({total / secs:.0f}/s) alerts={self.alerts} "
+            f"dropped={sum(self.dropped.values())} skipped={sum(self.skipped.values())} "
+            f"unprocessed={self.unprocessed}"
+        )
+
+
+_STOP = object()
+
+
+class SensorRunner:
+    """Run the rules over a capture backend until stopped or ``duration`` seconds have passed."""
+
+    def __init__(
+        self,
+        compiled: CompiledRules,
+        backend: CaptureBackend,
+        emit: Callable[[Alert], object],
+        *,
+        rule_matching: str = "first",
+        table: ProcessTable | None = None,
+        containers: ContainerResolver | None = None,
+        queue_size: int = 65536,
+        reorder_ns: int = 20_000_000,
+    ) -> None:
+        self.engine = Engine(compiled, rule_matching="all" if rule_matching == "all" else "first")
+        self.wanted, _ = rule_evttypes(compiled)
+        self.backend = backend
+        self.emit = emit
+        self.table = table if table is not None else ProcessTable()
+        self.context = SensorContext(
+            self.table, containers if containers is not None else ContainerResolver()
+        )
+        self.counters = SensorCounters()
+        self.queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
+        self.reorder_ns = reorder_ns
+        self._heap: list[tuple[int, int, RawRecord]] = []
+        self._seq = 0
+        self._num = 0
+        self._stop = threading.Event()
+        self._reader: threading.Thread | None = None
+
+    def start_reader(self) -> None:
+        """Drain the backend into the queue on a thread of its own (drop and count when full)."""
+
+        def read() -> None:
+            put = self.queue.put_nowait
+            dropped = self.counters.dropped
+            try:
+                for rec in self.backend.records():
+                    if rec.kind == RecordKind.EXEC:
+                        self._prefetch_container(rec)
+                    try:
+                        put(rec)
+                    except queue.Full:
+                        dropped[rec.evt_type] += 1
+                    if self._stop.is_set():
+                        break
+            except Exception:  # a decoding bug must end the sensor visibly, not hang it
+                log.exception("capture reader failed")
+            finally:
+                with contextlib.suppress(queue.Full):
+                    self.queue.put(_STOP, timeout=1.0)
+
+        self._reader = threading.Thread(target=read, name="sensor-reader", daemon=True)
+        self._reader.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _prefetch_container(self, rec: RawRecord) -> None:
+        """Name new containers to the resolver as early as the stream allows (see prefetch)."""
+        cid = container_id_from_cgroup_name(rec.cgroup) if rec.cgroup else None
+        if cid is None and rec.comm == "conmon" and rec.argv:
+            # podman's monitor starts before the container's process: `conmon ... -c <id> ...`
+            argv = rec.argv
+            for i, arg in enumerate(argv[:-1]):
+                if arg in ("-c", "--cid") and container_id_from_cgroup_name(argv[i + 1]):
+                    cid = argv[i + 1]
+                    break
+        if cid is not None:
+            self.context.containers.prefetch(cid)
+
+    def run(self, duration: float | None = None) -> None:
+        """The main loop (call ``start_reader`` first, after the backend has started)."""
+        deadline = None if duration is None else time.monotonic() + duration
+        get = self.queue.get
+        while not self._stop.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            try:
+                item = get(timeout=0.02)
+            except queue.Empty:
+                self._release(None)  # idle: nothing older is coming
+                continue
+            if item is _STOP:
+                break
+            assert isinstance(item, RawRecord)
+            self._push(item)
+            # take whatever else is queued before releasing, so the window sees neighbours
+            for _ in range(1024):
+                try:
+                    more = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _STOP:
+                    self._stop.set()
+                    break
+                assert isinstance(more, RawRecord)
+                self._push(more)
+            self._release(self._heap_max - self.reorder_ns)
+        self._release(None)
+        self.counters.unprocessed = self.queue.qsize()  # still queued when told to stop
+
+    _heap_max = 0
+
+    def _push(self, rec: RawRecord) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (rec.ts, self._seq, rec))
+        if rec.ts > self._heap_max:
+            self._heap_max = rec.ts
+
+    def _release(self, upto: int | None) -> None:
+        heap = self._heap
+        while heap and (upto is None or heap[0][0] <= upto):
+            _, _, rec = heapq.heappop(heap)
+            self.handle(rec)
+
+    def process_records(self, records: Iterable[RawRecord]) -> None:
+        """Handle records directly, in the given order (tests and replays)."""
+        for rec in records:
+            self.handle(rec)
+
+    def handle(self, rec: RawRecord) -> None:
+        """Fold one record into the process table and, if a rule may want it, run the rules."""
+        table = self.table
+        kind = rec.kind
+        if kind == RecordKind.FORK:
+            table.on_fork(rec)
+            if "clone" not in self.wanted:
+                self.counters.skipped["clone"] += 1
+                return
+            proc = table.get(rec.pid)
+        elif kind == RecordKind.EXIT:
+            table.on_exit(rec)
+            if "procexit" not in self.wanted:
+                self.counters.skipped["procexit"] += 1
+                return
+            proc = table.get(rec.pid)
+        elif kind == RecordKind.EXEC:
+            proc = table.on_exec(rec)
+        else:
+            if rec.res >= 0 and rec.evt_type in ("chdir", "fchdir"):
+                path = rec.args.get("path", "")
+                table.on_chdir(rec.pid, path if isinstance(path, str) else "")
+            if rec.evt_type not in self.wanted:
+                self.counters.skipped[rec.evt_type] += 1
+                return
+            proc = table.lookup(rec.pid)
+        self._num += 1
+        event = SyscallEvent(rec, proc, self.context, self._num)
+        self.counters.events[rec.evt_type] += 1
+        for alert in self.engine.process(event):
+            self.counters.alerts += 1
+            self.emit(alert)
+
+    def join(self, timeout: float = 5.0) -> None:
+        if self._reader is not None:
+            self._reader.join(timeout)
