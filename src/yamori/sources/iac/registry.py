@@ -17,6 +17,8 @@ __all__ = ["adapter", "names", "scan"]
 _BUILTIN: Final = {
     "terraform": "yamori.sources.iac.terraform",
     "cloudformation": "yamori.sources.iac.cloudformation",
+    "kubernetes": "yamori.sources.iac.kubernetes",
+    "dockerfile": "yamori.sources.iac.dockerfile",
 }
 
 
