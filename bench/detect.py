@@ -83,9 +83,13 @@ def _write_log(path: Path, records: list[dict[str, object]]) -> None:
     path.write_bytes(gzip.compress(json.dumps({"Records": records}).encode(), 6))
 
 
-def run_series(label: str, cmd: list[str | Path], repeat: int) -> Series:
+def run_series(label: str, cmd: list[str | Path], repeat: int, out: Path | None = None) -> Series:
+    """``repeat`` fresh runs; ``out`` (the alerts file, which --output appends to) is emptied
+    before each, so its line count afterwards is one run's alerts."""
     series = Series(label)
     for _ in range(repeat):
+        if out is not None:
+            out.unlink(missing_ok=True)
         series.runs.append(measure(label, cmd))
     return series
 
@@ -153,10 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         size = stream.stat().st_size / 2**20
         print(f"streams: {n_k8s} audit events ({size:.0f} MiB), {args.events} CloudTrail records", flush=True)
 
-        k8s = run_series("k8s", detect_cmd("k8s_audit", [K8S_RULES], stream, out), args.repeat)
+        k8s = run_series("k8s", detect_cmd("k8s_audit", [K8S_RULES], stream, out), args.repeat, out)
         k8s_alerts = count_lines(out)
         k8s_start = run_series("k8s start-up", detect_cmd("k8s_audit", [K8S_RULES], tiny, out), args.repeat)
-        ct = run_series("ct", detect_cmd("aws_cloudtrail", [CT_RULES], ct_dir, out), args.repeat)
+        ct = run_series("ct", detect_cmd("aws_cloudtrail", [CT_RULES], ct_dir, out), args.repeat, out)
         ct_alerts = count_lines(out)
         ct_tiny_cmd = detect_cmd("aws_cloudtrail", [CT_RULES], ct_tiny, out)
         ct_start = run_series("ct start-up", ct_tiny_cmd, args.repeat)

@@ -283,20 +283,21 @@ class K8sAuditEvent(JsonEvent):
     source: ClassVar[str] = "k8s_audit"
     # When the stage was reached, else when the request arrived.
     time_keys: ClassVar[tuple[str, ...]] = ("stageTimestamp", "requestReceivedTimestamp")
-    __slots__ = ("_cluster",)
+    __slots__ = ("_cluster", "_not_audit")
 
     def __init__(
         self, doc: dict[str, Any], *, cluster_name: str | None = None, raw: str | None = None
     ) -> None:
         super().__init__(doc, raw=raw)
         self._cluster = cluster_name
+        # The plugin ignores JSON that is not an audit event (no auditID) for all ka.* fields.
+        self._not_audit = "auditID" not in doc
 
     def value(self, name: str, arg: str | None = None) -> Any:
         fn = _EXTRACTORS.get(name)
         if fn is None:
             raise KeyError(name)
-        if name.startswith("ka.") and "auditID" not in self._doc:
-            # The plugin ignores JSON that is not an audit event (no auditID) for all ka.* fields.
+        if self._not_audit and name.startswith("ka."):
             return None
         return fn(self, arg)
 
