@@ -506,6 +506,10 @@ from yamori.cli.sensor import sensor as _sensor_command  # noqa: E402  (capture 
 
 app.add_command(_sensor_command)
 
+from yamori.cli.server import server as _server_group  # noqa: E402  (FastAPI/SQLAlchemy load inside)
+
+app.add_command(_server_group)
+
 
 def main() -> None:
     app(prog_name="yamori")

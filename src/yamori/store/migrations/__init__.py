@@ -1,0 +1,1 @@
+"""Alembic migrations of the server store, shipped in the package and run by ``upgrade``."""

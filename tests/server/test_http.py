@@ -1,0 +1,105 @@
+"""Real HTTP: the app under uvicorn on a free loopback port, driven by the CLI's own client and
+commands (``yamori server token …``, ``yamori server submit``), on both backends."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from click.testing import CliRunner
+
+from server.payloads import auth, image_scan, posture_finding, posture_scan, vuln_finding
+from support.registry import free_port
+from yamori.cli.main import app as cli
+from yamori.server import ServerSettings, create_app, ensure_admin_token
+from yamori.server_client import SubmitError, submit_scan
+from yamori.store import Store
+
+
+@pytest.fixture
+def live_server(store: Store) -> Iterator[tuple[str, str]]:
+    """(base URL, admin token) of a uvicorn server in a thread."""
+    issued = ensure_admin_token(store)
+    assert issued is not None
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(ServerSettings(port=port), store=store), host="127.0.0.1", port=port, log_level="warning"
+    )
+    runner = uvicorn.Server(config)
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not runner.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", issued.secret
+    finally:
+        runner.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_cli_tokens_and_submission_over_real_http(
+    live_server: tuple[str, str], db_url: str, tmp_path: Path
+) -> None:
+    url, admin = live_server
+    runner = CliRunner()
+    created = runner.invoke(
+        cli, ["server", "--db", db_url, "token", "create", "--role", "agent", "--name", "ci"]
+    )
+    assert created.exit_code == 0, created.output
+    agent = created.stdout.strip().splitlines()[-1]
+    assert agent.startswith("ymr_")
+
+    image = "registry.example/web:2"
+    scan = tmp_path / "scan.json"
+    scan.write_text(json.dumps(image_scan(image, [vuln_finding(image, "CVE-7", "curl")])))
+    submitted = runner.invoke(
+        cli, ["server", "submit", str(scan), "--kind", "image", "--server", url, "--token", agent]
+    )
+    assert submitted.exit_code == 0, submitted.output
+    assert json.loads(submitted.stdout)["counts"]["new"] == 1
+
+    answer = submit_scan(
+        url, agent, posture_scan([posture_finding("s3.public", "arn:aws:s3:::b")]), kind="posture"
+    )
+    assert answer["counts"]["new"] == 1
+    lines = b'{"time":"2030-01-01T00:00:00Z","rule":"r","priority":"Notice","output":"o"}\n'
+    assert submit_scan(url, agent, lines, kind="alerts") == {"stored": 1}
+
+    findings = httpx.get(f"{url}/api/v1/findings", headers=auth(admin)).json()
+    assert findings["total"] == 2
+    assert httpx.get(f"{url}/api/v1/findings", headers=auth(agent)).status_code == 403
+
+    listed = runner.invoke(cli, ["server", "--db", db_url, "token", "list"])
+    assert "ci" in listed.output and agent not in listed.output
+    token_id = next(line.split()[0] for line in listed.output.splitlines() if " ci " in line)
+    assert runner.invoke(cli, ["server", "--db", db_url, "token", "revoke", token_id]).exit_code == 0
+    with pytest.raises(SubmitError, match="401"):
+        submit_scan(url, agent, image_scan(image, []), kind="image", attempts=1)
+
+
+def test_client_retries_then_gives_up() -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(503) if len(calls) < 3 else httpx.Response(201, json={"counts": {"new": 0}})
+
+    answer = submit_scan(
+        "http://server",
+        "t",
+        {"artifact": {"name": "x"}},
+        backoff=0.01,
+        transport=httpx.MockTransport(handler),
+    )
+    assert answer == {"counts": {"new": 0}} and len(calls) == 3
+    port = free_port()  # nothing listens there
+    with pytest.raises(SubmitError, match="gave up after 2 attempts"):
+        submit_scan(f"http://127.0.0.1:{port}", "t", {}, attempts=2, backoff=0.01)
