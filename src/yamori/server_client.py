@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
-import httpx
 import orjson
+
+if TYPE_CHECKING:  # httpx is imported when a submission happens: every scan command imports this
+    import httpx
 
 Kind = Literal["image", "posture", "alerts"]
 ROUTES: dict[str, str] = {
@@ -56,6 +58,8 @@ def submit_scan(
     headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type}
     endpoint = url.rstrip("/") + ROUTES[kind]
     last = ""
+    import httpx
+
     with httpx.Client(timeout=timeout, transport=transport) as client:
         for attempt in range(max(1, attempts)):
             if attempt:

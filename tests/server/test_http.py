@@ -103,3 +103,56 @@ def test_client_retries_then_gives_up() -> None:
     port = free_port()  # nothing listens there
     with pytest.raises(SubmitError, match="gave up after 2 attempts"):
         submit_scan(f"http://127.0.0.1:{port}", "t", {}, attempts=2, backoff=0.01)
+
+
+K8S_RULES = (
+    Path(__file__).resolve().parents[2].parent / "shared" / "corpora" / "falco-rules" / "k8s_audit_rules.yaml"
+)
+EXEC_EVENT = Path(__file__).resolve().parents[1] / "fixtures" / "k8s-audit" / "pod-exec.json"
+
+
+def test_commands_submit_with_server_and_token(live_server: tuple[str, str], tmp_path: Path) -> None:
+    """`--server URL --token T` on a scan command and on `yamori detect`: the results arrive."""
+    url, admin = live_server
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "requirements.txt").write_text("requests==2.19.0\n")
+    runner = CliRunner()
+    scanned = runner.invoke(cli, ["fs", str(project), "-f", "json", "-q", "--server", url, "--token", admin])
+    assert scanned.exit_code == 0, scanned.stderr
+    assert f"submitted to {url}" in scanned.stderr
+    assets = httpx.get(f"{url}/api/v1/assets", headers=auth(admin), timeout=10).json()
+    assert any(str(project) in a["name"] or str(project) in a["key"] for a in assets["items"])
+
+    detected = runner.invoke(
+        cli,
+        ["detect", "--source", "k8s_audit", "--rules", str(K8S_RULES), "--input", str(EXEC_EVENT),
+         "--server", url, "--token", admin],
+    )  # fmt: skip
+    assert detected.exit_code == 0, detected.stderr
+    alerts = httpx.get(f"{url}/api/v1/alerts", headers=auth(admin), timeout=10).json()
+    assert [a["rule"] for a in alerts["items"]] == ["Attach/Exec Pod"]
+
+
+def test_server_sink_spools_while_the_server_is_away(live_server: tuple[str, str], tmp_path: Path) -> None:
+    """No alert lost: sent to a closed port they go to the spool, and the next send replays them."""
+    from yamori.detect.output import Alert
+    from yamori.detect.sinks import ServerSink
+
+    url, admin = live_server
+    spool = tmp_path / "spool.jsonl"
+
+    def alert(rule: str) -> Alert:
+        return Alert(rule=rule, priority="Notice", source="k8s_audit", output=f"{rule} happened",
+                     output_fields={}, tags=(), time=1_700_000_000_000_000_000)  # fmt: skip
+
+    away = ServerSink(f"http://127.0.0.1:{free_port()}", admin, "node-1", spool=spool)
+    away.send(alert("First"))
+    away.send(alert("Second"))
+    assert len(spool.read_text().splitlines()) == 2
+    back = ServerSink(url, admin, "node-1", spool=spool)
+    back.send(alert("Third"))
+    back.close()
+    assert not spool.exists()
+    alerts = httpx.get(f"{url}/api/v1/alerts", headers=auth(admin), params={"limit": 10}, timeout=10).json()
+    assert sorted(a["rule"] for a in alerts["items"]) == ["First", "Second", "Third"]

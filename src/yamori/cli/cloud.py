@@ -28,6 +28,7 @@ import click
 
 from yamori.cli.db import _DbGroup  # feeds config-file defaults to subcommands (`cloud: {aws: …}`)
 from yamori.report.registry import posture_formats
+from yamori.server_client import server_options, submit_if_requested
 
 if TYPE_CHECKING:
     from yamori.compliance.frameworks import Framework
@@ -287,6 +288,7 @@ def _gate(result: PostureResult, fail_on: str | None) -> None:
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and collector logs.")
+@server_options
 def aws(**opts: Any) -> None:  # fmt: skip
     """Scan AWS accounts: collect a snapshot, evaluate posture policies, report and store.
 
@@ -327,6 +329,10 @@ def aws(**opts: Any) -> None:  # fmt: skip
         _warn(warning)
     _store(result, opts)
     _emit(result, fmt, opts["output"], ReportOptions(show_pass=opts["show_pass"], group_by=opts["group_by"]))
+    if opts["server_url"]:
+        from yamori.report.posture_json import result_to_json
+
+        submit_if_requested(opts["server_url"], opts["token"], result_to_json(result), "posture")
     _gate(result, opts["fail_on"])
 
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from yamori.server_client import server_options
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
@@ -118,6 +120,7 @@ def _parse_listen(text: str) -> tuple[str, int]:
     default=None,
     help="Token bucket size per rule [default: 2x the per-second rate, at least 1].",
 )
+@server_options
 def detect(
     source: str,
     rules_files: tuple[str, ...],
@@ -139,6 +142,8 @@ def detect(
     aws_profile: str | None,
     aws_region: str | None,
     aws_endpoint_url: str | None,
+    server_url: str | None,
+    token: str | None,
 ) -> None:
     """Run Falco rules over events from files, stdin, the k8s audit webhook, S3 or SQS."""
     from yamori.detect.cloudtrail_aws import CloudTrailInputError
@@ -174,7 +179,16 @@ def detect(
     stats = InputStats()
     alerts = 0
     dispatcher = _dispatcher(
-        fmt, output, webhooks, syslog_url, syslog_facility, rate_limit, rate_burst, hostname
+        fmt,
+        output,
+        webhooks,
+        syslog_url,
+        syslog_facility,
+        rate_limit,
+        rate_burst,
+        hostname,
+        server_url,
+        token,
     )
     try:
 
@@ -229,8 +243,11 @@ def _dispatcher(
     rate_limit: str,
     rate_burst: int | None,
     hostname: str,
+    server_url: str | None = None,
+    token: str | None = None,
 ) -> AlertDispatcher:
-    """The sinks the options ask for (stdout or --output, webhooks, syslog) behind the rate limit."""
+    """The sinks the options ask for (stdout or --output, webhooks, syslog, a yamori server)
+    behind the rate limit; network sinks each run on their own queue."""
     from yamori.detect.output import alert_to_json
     from yamori.detect.sinks import (
         AlertDispatcher,
@@ -263,6 +280,12 @@ def _dispatcher(
             except ValueError as exc:
                 raise click.BadParameter(str(exc), param_hint="--syslog") from None
             sinks.append(QueuedSink(syslog, f"syslog {syslog_url}"))
+        if server_url:
+            if not token:
+                raise click.UsageError("--server needs --token (or YAMORI_TOKEN)")
+            sinks.append(
+                QueuedSink(create_sink("server", server_url, token, hostname), f"server {server_url}")
+            )
         sinks.insert(0, create_sink("file", output, render) if output else create_sink("stdout", render))
     except BaseException:
         for sink in sinks:

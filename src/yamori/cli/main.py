@@ -31,6 +31,7 @@ from yamori.config import cache_dir as default_cache_dir
 from yamori.model.finding import Severity
 from yamori.report.registry import formats, writer
 from yamori.scan.errors import ScanError
+from yamori.server_client import server_options, submit_if_requested
 
 if TYPE_CHECKING:
     from yamori.model import ScanResult
@@ -78,6 +79,7 @@ def output_options(default_format: str) -> Callable[[F], F]:
                 ),
                 click.option("--quiet", "-q", is_flag=True, help="No progress display."),
                 click.option("--debug", is_flag=True, help="Show tracebacks for errors."),
+                server_options,
             ],
             function,
         )
@@ -315,6 +317,8 @@ def _run(
     debug: bool,
     parallel: int,
     vuln: VulnSettings | None = None,
+    server_url: str | None = None,
+    token: str | None = None,
 ) -> None:
     if fmt not in formats():
         raise fail(f"unknown format {fmt!r}; choose one of: {', '.join(formats())}")
@@ -336,6 +340,10 @@ def _run(
     if vuln is not None and vuln.enabled:
         _add_vulnerabilities(result, vuln)
     _emit(result, fmt, output, vuln.fail_on if vuln else None)
+    if server_url:
+        from yamori.report.json import result_to_dict
+
+        submit_if_requested(server_url, token, result_to_dict(result), "image")
     for error in result.errors:
         click.echo(f"yamori: error: {error}", err=True)
     if result.errors:

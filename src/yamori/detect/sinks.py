@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
 
@@ -32,6 +33,7 @@ __all__ = [
     "FileSink",
     "QueuedSink",
     "RateLimiter",
+    "ServerSink",
     "StreamSink",
     "SyslogSink",
     "WebhookSink",
@@ -257,6 +259,76 @@ class QueuedSink:
             self._report.failures += left
         self._report.summary()
         self.inner.close()
+
+
+@register_sink("server")
+class ServerSink:
+    """Alerts to a yamori server (``POST /api/v1/alerts``), never lost while it is away.
+
+    Each alert is sent as one JSON line; when the server cannot take it (down, 5xx after the
+    client's retries) the line is appended to a spool file, and the spool is replayed, oldest
+    first, before the next alert goes out. Run it behind ``QueuedSink`` so retries never stall
+    detection. A 4xx answer (bad token, rejected payload) is final: counted, not spooled.
+    """
+
+    def __init__(
+        self, url: str, token: str, hostname: str, *, spool: Path | None = None, err: IO[str] | None = None
+    ) -> None:
+        from yamori.config import data_dir
+
+        self.url = url
+        self.token = token
+        self.hostname = hostname
+        self.spool = spool if spool is not None else data_dir() / "spool" / "alerts.jsonl"
+        self.sent = 0
+        self._report = _FailureReporter(f"server {url}", err)
+
+    @property
+    def failures(self) -> int:
+        return self._report.failures
+
+    def _post(self, body: bytes) -> str | None:
+        """None when the server took it; else why (and whether to spool: "retry:" prefix)."""
+        from yamori.server_client import SubmitError, submit_scan
+
+        try:
+            submit_scan(self.url, self.token, body, kind="alerts", attempts=2, backoff=0.2)
+        except SubmitError as exc:
+            text = str(exc)
+            final = ": HTTP 4" in text and ": HTTP 429" not in text
+            return text if final else f"retry:{text}"
+        return None
+
+    def _flush_spool(self) -> bool:
+        """Replay spooled alerts; False (spool kept) when the server is still away."""
+        if not self.spool.exists() or self.spool.stat().st_size == 0:
+            return True
+        body = self.spool.read_bytes()
+        problem = self._post(body)
+        if problem is not None and problem.startswith("retry:"):
+            return False
+        if problem is not None:
+            self._report.failed(problem)
+        self.spool.unlink(missing_ok=True)
+        return True
+
+    def send(self, alert: Alert) -> None:
+        line = (alert_to_json(alert, self.hostname) + "\n").encode("utf-8")
+        problem = self._post(line) if self._flush_spool() else "retry:server away; spooled"
+        if problem is None:
+            self.sent += 1
+            self._report.ok()
+            return
+        if problem.startswith("retry:"):
+            self.spool.parent.mkdir(parents=True, exist_ok=True)
+            with self.spool.open("ab") as fh:
+                fh.write(line)
+            return
+        self._report.failed(problem)
+
+    def close(self) -> None:
+        self._flush_spool()
+        self._report.summary()
 
 
 # Falco priority -> syslog severity (RFC 5424 section 6.2.1).
