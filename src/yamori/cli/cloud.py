@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from yamori.cli.db import _DbGroup  # feeds config-file defaults to subcommands (`cloud: {aws: …}`)
+from yamori.iac.links import code_option, link_findings  # --code: findings name the declaring file:line
 from yamori.report.registry import posture_formats
 from yamori.server_client import server_options, submit_if_requested
 
@@ -286,6 +287,7 @@ def _gate(result: PostureResult, fail_on: str | None) -> None:
     type=click.FloatRange(0, None),
     help="AWS calls per second per service and account (0: unlimited; default 20, IAM 10).",
 )
+@code_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and collector logs.")
 @server_options
@@ -325,6 +327,7 @@ def aws(**opts: Any) -> None:  # fmt: skip
         raise _fail("interrupted", 130) from None
     _report_collection_errors(snapshot)
     result = _evaluate(snapshot, policies, framework, suppressions)
+    link_findings(result, opts["code"])
     for warning in result.warnings:
         _warn(warning)
     _store(result, opts)

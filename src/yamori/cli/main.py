@@ -510,6 +510,10 @@ from yamori.cli.iac import iac as _iac_command  # noqa: E402  (adapters and poli
 
 app.add_command(_iac_command)
 
+from yamori.cli.iac_drift import iac_drift as _iac_drift_command  # noqa: E402  (drift loads inside)
+
+app.add_command(_iac_drift_command)
+
 from yamori.cli.sensor import sensor as _sensor_command  # noqa: E402  (capture imports are inside)
 
 app.add_command(_sensor_command)
