@@ -52,6 +52,7 @@ def create_app(settings: ServerSettings, store: Store | None = None) -> FastAPI:
             purge(session)
 
     from yamori.server.api import alerts, assets, findings, scans, system, tokens
+    from yamori.server.console import mount_console
     from yamori.store.tokens import TokenVerifier
 
     app = FastAPI(
@@ -94,6 +95,7 @@ def create_app(settings: ServerSettings, store: Store | None = None) -> FastAPI:
 
     for module in (scans, findings, assets, alerts, system, tokens):
         app.include_router(module.router, prefix="/api/v1")
+    mount_console(app)  # the web console: same process, same store, same tokens
     return app
 
 
