@@ -10,10 +10,11 @@ Each adapter hands over :class:`Block` objects (one declared resource with resol
 the file:line of every argument). A type's entry in :data:`TERRAFORM` / :data:`CLOUDFORMATION`
 is a list of rules:
 
-- :class:`Spec` makes a new resource of a kind: a table of (source path → attribute path), the
-  **known AWS defaults** for arguments left out (``defaults``), the attributes AWS decides at
-  create time that code cannot know (``unknown`` → ``UNKNOWN``), and a small function for shapes a
-  table cannot express (security group rules, event selectors).
+- :class:`Spec` makes a new resource of a kind: a table of (source path → attribute path), and a
+  small function for shapes a table cannot express (security group rules, event selectors). The
+  **known AWS defaults** for arguments left out and the attributes AWS decides at create time that
+  code cannot know (→ ``UNKNOWN``) belong to the kind (:data:`LIVE_DEFAULTS`,
+  :data:`AWS_ASSIGNED`); a Spec's ``defaults``/``unknown`` only add what one dialect does differently.
 - :class:`Merge` folds a companion block into the resource it configures, found by a key argument
   (``bucket``, ``security_group_id``...) that names the target or references it, or into a
   per-configuration singleton (``aws.ec2.settings``, ``aws.config.settings``).
@@ -236,8 +237,8 @@ class Spec:
 
     kind: str
     fields: tuple[Field, ...] = ()
-    defaults: Mapping[str, Any] = field(default_factory=dict)
-    unknown: tuple[str, ...] = ()
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # over LIVE_DEFAULTS[kind]
+    unknown: tuple[str, ...] = ()  # besides AWS_ASSIGNED[kind]
     name: str | None = None  # source path of the resource's name
     keys: tuple[str, ...] = ()  # source paths whose values companions may use to name it
     build: Builder | None = None
@@ -280,6 +281,15 @@ def _set(dest: str, path: str, convert: Callable[[Any], Any] | None = None) -> B
         if convert is not None and value is not UNKNOWN:
             value = convert(value)
         draft.put(dest, value, src.origin(path))
+
+    return apply
+
+
+def _append(dest: str, path: str) -> Builder:
+    """A builder that appends one path's value to a list (used by merges)."""
+
+    def apply(src: Src, draft: Draft) -> None:
+        draft.append(dest, src.get(path, UNKNOWN), src.block.location)
 
     return apply
 
@@ -415,6 +425,139 @@ def _nacl_entry(
 
 def _policy_name(arn: Any) -> Any:
     return arn.rsplit("/", 1)[-1] if isinstance(arn, str) and not is_reference(arn) else UNKNOWN
+
+
+# --- the live shape of a new resource, per kind ---------------------------------------------
+
+# What the live API shows for a resource of each kind created with nothing more than the code
+# says: a fact of the kind, not of the language that declared it, so both tables share it. A
+# :class:`Spec`'s own ``defaults`` are applied over these where Terraform and CloudFormation
+# genuinely differ (a provider's own default, a name only one of them generates...).
+LIVE_DEFAULTS: Final[dict[str, dict[str, Any]]] = {
+    "aws.s3.bucket": _BUCKET_DEFAULTS,
+    "aws.ec2.security_group": {"GroupName": UNKNOWN},  # left out: a generated name
+    "aws.ec2.network_acl": {"IsDefault": False, "Associations": []},
+    "aws.ec2.vpc": {"IsDefault": False, "FlowLogs": []},
+    "aws.ec2.instance": {
+        # HttpTokens left out depends on the AMI's ImdsSupport and the account's metadata defaults.
+        "MetadataOptions": {
+            "HttpTokens": UNKNOWN,
+            "HttpEndpoint": "enabled",
+            "InstanceMetadataTags": "disabled",
+        }
+    },
+    # Encrypted left out follows the region's EBS encryption-by-default setting.
+    "aws.ec2.volume": {"Encrypted": UNKNOWN, "Attachments": []},
+    "aws.rds.db_instance": {
+        "StorageEncrypted": False,
+        "PubliclyAccessible": UNKNOWN,  # left out: depends on the subnet group (default VPC: public)
+        "AutoMinorVersionUpgrade": True,
+        "MultiAZ": False,
+        "DeletionProtection": False,
+        "IAMDatabaseAuthenticationEnabled": False,
+        "EnabledCloudwatchLogsExports": [],
+        "DBInstanceIdentifier": UNKNOWN,  # left out: a generated identifier
+        "BackupRetentionPeriod": 1,
+    },
+    "aws.efs.file_system": {
+        "Encrypted": False,
+        "PerformanceMode": "generalPurpose",
+        "ThroughputMode": "bursting",
+        "FileSystemPolicy": None,
+        "BackupPolicy": None,
+    },
+    "aws.kms.key": {
+        "Description": "",
+        "KeyUsage": "ENCRYPT_DECRYPT",
+        "KeySpec": "SYMMETRIC_DEFAULT",
+        "KeyManager": "CUSTOMER",
+        "Origin": "AWS_KMS",
+        "MultiRegion": False,
+        "Aliases": [],
+        "Policy": UNKNOWN,
+    },
+    "aws.cloudtrail.trail": {
+        "IsMultiRegionTrail": False,
+        "IncludeGlobalServiceEvents": True,
+        "IsOrganizationTrail": False,
+        "LogFileValidationEnabled": False,
+    },
+    "aws.iam.user": {
+        "Path": "/",
+        "UserPolicyList": [],
+        "AttachedManagedPolicies": [],
+        "GroupList": [],
+        "LoginProfile": None,
+        "AccessKeys": [],
+        # MFA devices are enrolled by people, not code; credentials reports exist only live.
+        "MFADevices": UNKNOWN,
+    },
+    "aws.iam.policy": {
+        "Path": "/",
+        "AwsManaged": False,
+        "AttachmentCount": 0,
+        "PolicyUsers": [],
+        "PolicyGroups": [],
+        "PolicyRoles": [],
+        "IsAttachable": True,
+        "PermissionsBoundaryUsageCount": 0,
+        "PolicyVersion": {"VersionId": "v1", "IsDefaultVersion": True},
+        "DefaultVersionId": "v1",
+        "PolicyName": UNKNOWN,  # left out: a generated name
+    },
+    "aws.iam.role": {
+        "Path": "/",
+        "RolePolicyList": [],
+        "AttachedManagedPolicies": [],
+        "InstanceProfileList": [],
+        "RoleName": UNKNOWN,  # left out: a generated name
+    },
+    "aws.eks.cluster": {
+        "resourcesVpcConfig": {
+            "endpointPublicAccess": True,
+            "endpointPrivateAccess": False,
+            "publicAccessCidrs": ["0.0.0.0/0"],
+        }
+    },
+    "aws.ecr.repository": {
+        "imageTagMutability": "MUTABLE",
+        "imageScanningConfiguration": {"scanOnPush": False},
+        "encryptionConfiguration": {"encryptionType": "AES256"},
+        "policy": None,
+        "lifecyclePolicy": None,
+    },
+    "aws.cloudwatch.alarm": {
+        "ActionsEnabled": True,
+        "AlarmActions": [],
+        "OKActions": [],
+        "InsufficientDataActions": [],
+        "Dimensions": [],
+    },
+    "aws.sns.topic": {"Attributes": {"DisplayName": ""}, "Subscriptions": []},
+}
+
+# The attributes AWS assigns at create time, which code cannot know (``UNKNOWN`` until a state
+# file names them, see :data:`STATE_IDENTIFIERS`). A Spec's ``unknown`` adds to these.
+AWS_ASSIGNED: Final[dict[str, tuple[str, ...]]] = {
+    "aws.s3.bucket": ("CreationDate",),
+    "aws.ec2.security_group": ("GroupId", "OwnerId"),
+    "aws.ec2.network_acl": ("NetworkAclId",),
+    "aws.ec2.vpc": ("VpcId", "OwnerId"),
+    "aws.ec2.instance": ("InstanceId", "VpcId", "LaunchTime"),
+    "aws.ec2.volume": ("VolumeId", "CreateTime"),
+    "aws.efs.file_system": ("FileSystemId", "FileSystemArn"),
+    "aws.kms.key": ("KeyId", "Arn", "CreationDate"),
+    "aws.cloudtrail.trail": ("TrailARN", "HomeRegion"),
+    "aws.iam.user": ("Arn", "UserId", "CreateDate"),
+    "aws.iam.policy": ("Arn", "PolicyId", "CreateDate", "UpdateDate"),
+    "aws.iam.role": ("Arn", "RoleId", "CreateDate", "RoleLastUsed"),
+    "aws.eks.cluster": ("arn", "platformVersion", "status"),
+    "aws.ecr.repository": ("repositoryArn", "repositoryUri", "registryId", "createdAt"),
+    "aws.logs.log_group": ("arn", "creationTime"),
+    "aws.logs.metric_filter": ("creationTime",),
+    "aws.cloudwatch.alarm": ("AlarmArn", "StateValue"),
+    "aws.sns.topic": ("TopicArn",),
+}
 
 
 # --- Terraform -------------------------------------------------------------------------------
@@ -607,41 +750,50 @@ def _tf_nacl(src: Src, draft: Draft) -> None:
         draft.append("Entries", dict(entry))
 
 
-def _tf_nacl_rule(src: Src, draft: Draft) -> None:
-    egress = _bool(src.get("egress", False))
-    draft.append(
-        "Entries",
-        _nacl_entry(
-            src.get("rule_number", UNKNOWN),
-            src.get("rule_action", UNKNOWN),
-            egress if isinstance(egress, bool) else False,
-            src.get("protocol", UNKNOWN),
-            src.get("cidr_block"),
-            src.get("ipv6_cidr_block"),
-            src.get("from_port"),
-            src.get("to_port"),
-        ),
-        src.block.location,
-    )
+def _nacl_rule(
+    number: str, action: str, egress_arg: str, protocol: str, cidr: str, cidr6: str, low: str, high: str
+) -> Builder:
+    """A standalone ACL entry (``aws_network_acl_rule``, ``AWS::EC2::NetworkAclEntry``), by argument names."""
+
+    def apply(src: Src, draft: Draft) -> None:
+        egress = _bool(src.get(egress_arg, False))
+        draft.append(
+            "Entries",
+            _nacl_entry(
+                src.get(number, UNKNOWN),
+                src.get(action, UNKNOWN),
+                egress if isinstance(egress, bool) else False,
+                src.get(protocol, UNKNOWN),
+                src.get(cidr),
+                src.get(cidr6),
+                src.get(low),
+                src.get(high),
+            ),
+            src.block.location,
+        )
+
+    return apply
 
 
-def _tf_flow_log(src: Src, draft: Draft) -> None:
-    """A declared flow log is ACTIVE once applied; its id is AWS's to choose."""
-    entry: dict[str, Any] = {
-        "FlowLogId": UNKNOWN,
-        "FlowLogStatus": "ACTIVE",
-        "ResourceId": draft.attributes.get("VpcId", UNKNOWN),
-        "TrafficType": src.get("traffic_type", UNKNOWN),
-        "LogDestinationType": src.get("log_destination_type", "cloud-watch-logs"),
-    }
-    for arg, key in (
-        ("log_destination", "LogDestination"),
-        ("log_group_name", "LogGroupName"),
-        ("iam_role_arn", "DeliverLogsPermissionArn"),
-    ):
-        if src.get(arg) is not ABSENT:
-            entry[key] = src.get(arg)
-    draft.append("FlowLogs", entry, src.block.location)
+def _flow_log(traffic_arg: str, type_arg: str, optional: tuple[tuple[str, str], ...]) -> Builder:
+    """A declared flow log is ACTIVE once applied; its id is AWS's to choose.
+
+    ``optional`` pairs (source argument, key) are copied when written."""
+
+    def apply(src: Src, draft: Draft) -> None:
+        entry: dict[str, Any] = {
+            "FlowLogId": UNKNOWN,
+            "FlowLogStatus": "ACTIVE",
+            "ResourceId": draft.attributes.get("VpcId", UNKNOWN),
+            "TrafficType": src.get(traffic_arg, UNKNOWN),
+            "LogDestinationType": src.get(type_arg, "cloud-watch-logs"),
+        }
+        for arg, key in optional:
+            if src.get(arg) is not ABSENT:
+                entry[key] = src.get(arg)
+        draft.append("FlowLogs", entry, src.block.location)
+
+    return apply
 
 
 def _tf_instance(src: Src, draft: Draft) -> None:
@@ -655,19 +807,29 @@ def _tf_instance(src: Src, draft: Draft) -> None:
     draft.put(
         "PublicIpAddress", None if public is False else UNKNOWN, src.origin("associate_public_ip_address")
     )
-    groups = [*_as_list(src.get("vpc_security_group_ids")), *_as_list(src.get("security_groups"))]
+    _instance_groups(src, draft, "vpc_security_group_ids", "security_groups")
+
+
+def _instance_groups(src: Src, draft: Draft, *args: str) -> None:
+    """``SecurityGroups`` of an instance from its id and name arguments (names unknown)."""
+    groups = [g for arg in args for g in _as_list(src.get(arg))]
     draft.put("SecurityGroups", [{"GroupId": g, "GroupName": UNKNOWN} for g in groups])
 
 
-def _tf_kms(src: Src, draft: Draft) -> None:
-    """Rotation applies to symmetric encryption keys only (the collector's None otherwise)."""
-    enabled = _bool(src.get("is_enabled", True))
-    draft.put("Enabled", enabled, src.origin("is_enabled"))
-    draft.put("KeyState", UNKNOWN if enabled is UNKNOWN else ("Enabled" if enabled else "Disabled"))
-    _kms_rotation(draft, src.get("enable_key_rotation", False), src.origin("enable_key_rotation"))
+def _kms(enabled_arg: str, rotation_arg: str) -> Builder:
+    """Key state and rotation (both default: enabled, not rotated), by argument names."""
+
+    def apply(src: Src, draft: Draft) -> None:
+        enabled = _bool(src.get(enabled_arg, True))
+        draft.put("Enabled", enabled, src.origin(enabled_arg))
+        draft.put("KeyState", UNKNOWN if enabled is UNKNOWN else ("Enabled" if enabled else "Disabled"))
+        _kms_rotation(draft, src.get(rotation_arg, False), src.origin(rotation_arg))
+
+    return apply
 
 
 def _kms_rotation(draft: Draft, rotation: Any, origin: str) -> None:
+    """Rotation applies to symmetric encryption keys only (the collector's None otherwise)."""
     spec, usage = draft.attributes.get("KeySpec"), draft.attributes.get("KeyUsage")
     if spec is UNKNOWN or usage is UNKNOWN:
         draft.put("KeyRotationEnabled", UNKNOWN, origin)
@@ -683,26 +845,43 @@ def _kms_rotation(draft: Draft, rotation: Any, origin: str) -> None:
             draft.put("RotationPeriodInDays", 365)
 
 
+# Terraform's names for the (CloudFormation = API) names of an event selector's parts.
+_TF_SELECTOR_ARGS: Final = {
+    "ReadWriteType": "read_write_type",
+    "IncludeManagementEvents": "include_management_events",
+    "DataResources": "data_resource",
+    "Type": "type",
+    "Values": "values",
+    "ExcludeManagementEventSources": "exclude_management_event_sources",
+}
+
+
+def _event_selector(sel: dict[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    """One ``EventSelectors`` entry; ``names`` maps the API's part names to the source's."""
+
+    def arg(key: str) -> str:
+        return names.get(key, key)
+
+    return {
+        "ReadWriteType": sel.get(arg("ReadWriteType"), "All"),
+        "IncludeManagementEvents": _bool(sel.get(arg("IncludeManagementEvents"), True)),
+        "DataResources": [
+            {"Type": d.get(arg("Type"), UNKNOWN), "Values": _as_list(d.get(arg("Values")))}
+            for d in _as_list(sel.get(arg("DataResources")))
+            if isinstance(d, dict)
+        ],
+        "ExcludeManagementEventSources": _as_list(sel.get(arg("ExcludeManagementEventSources"))),
+    }
+
+
 def _tf_trail(src: Src, draft: Draft) -> None:
     """Selectors: a trail with none records all management events (AWS's default selector)."""
     draft.put("Status", {"IsLogging": draft.attributes.get("IsLogging", True)})
-    selectors = []
-    for _at, sel in src.items("event_selector"):
-        if not isinstance(sel, dict):
-            continue
-        data = [
-            {"Type": d.get("type", UNKNOWN), "Values": _as_list(d.get("values"))}
-            for d in _as_list(sel.get("data_resource"))
-            if isinstance(d, dict)
-        ]
-        selectors.append(
-            {
-                "ReadWriteType": sel.get("read_write_type", "All"),
-                "IncludeManagementEvents": _bool(sel.get("include_management_events", True)),
-                "DataResources": data,
-                "ExcludeManagementEventSources": _as_list(sel.get("exclude_management_event_sources")),
-            }
-        )
+    selectors = [
+        _event_selector(sel, _TF_SELECTOR_ARGS)
+        for _at, sel in src.items("event_selector")
+        if isinstance(sel, dict)
+    ]
     advanced = []
     for _at, sel in src.items("advanced_event_selector"):
         if not isinstance(sel, dict):
@@ -795,15 +974,22 @@ def _policy_entity(list_name: str, name_key: str, arg: str) -> Builder:
 
     def apply(src: Src, draft: Draft) -> None:
         for principal in _as_list(src.get(arg)):
-            draft.append(
-                list_name, {name_key: principal, name_key.replace("Name", "Id"): UNKNOWN}, src.block.location
-            )
-        draft.put(
-            "AttachmentCount",
-            sum(len(draft.attributes.get(k) or []) for k in ("PolicyUsers", "PolicyGroups", "PolicyRoles")),
-        )
+            draft.append(list_name, _principal(name_key, principal), src.block.location)
+        _count_attachments(draft)
 
     return apply
+
+
+def _principal(name_key: str, name: Any) -> dict[str, Any]:
+    """A ``PolicyUsers``/``PolicyRoles``/``PolicyGroups`` entry (its id is AWS's)."""
+    return {name_key: name, name_key.replace("Name", "Id"): UNKNOWN}
+
+
+def _count_attachments(draft: Draft) -> None:
+    draft.put(
+        "AttachmentCount",
+        sum(len(draft.attributes.get(k) or []) for k in ("PolicyUsers", "PolicyGroups", "PolicyRoles")),
+    )
 
 
 def _managed_arns(arg: str) -> Builder:
@@ -816,46 +1002,76 @@ def _managed_arns(arg: str) -> Builder:
     return apply
 
 
-def _tf_login_profile(src: Src, draft: Draft) -> None:
+def _login_profile(draft: Draft, reset_required: Any, origin: str) -> None:
     draft.put(
         "LoginProfile",
-        {
-            "UserName": draft.name,
-            "CreateDate": UNKNOWN,
-            "PasswordResetRequired": _bool(src.get("password_reset_required", True)),
-        },
-        src.block.location,
+        {"UserName": draft.name, "CreateDate": UNKNOWN, "PasswordResetRequired": _bool(reset_required)},
+        origin,
     )
 
 
-def _tf_access_key(src: Src, draft: Draft) -> None:
-    draft.append(
-        "AccessKeys",
-        {
-            "UserName": draft.name,
-            "AccessKeyId": UNKNOWN,
-            "Status": src.get("status", "Active"),
-            "CreateDate": UNKNOWN,
-            "AccessKeyLastUsed": {"ServiceName": "N/A", "Region": "N/A"},
-        },
-        src.block.location,
-    )
+def _tf_login_profile(src: Src, draft: Draft) -> None:
+    _login_profile(draft, src.get("password_reset_required", True), src.block.location)
 
 
-def _tf_recorder(src: Src, draft: Draft) -> None:
+def _access_key(status_arg: str) -> Builder:
+    """A new access key: Active unless told otherwise, never used, its id AWS's."""
+
+    def apply(src: Src, draft: Draft) -> None:
+        draft.append(
+            "AccessKeys",
+            {
+                "UserName": draft.name,
+                "AccessKeyId": UNKNOWN,
+                "Status": src.get(status_arg, "Active"),
+                "CreateDate": UNKNOWN,
+                "AccessKeyLastUsed": {"ServiceName": "N/A", "Region": "N/A"},
+            },
+            src.block.location,
+        )
+
+    return apply
+
+
+def _append_recorder(
+    src: Src, draft: Draft, name: Any, role_arg: str, group_args: tuple[str, str, str]
+) -> None:
+    """A ``ConfigurationRecorders`` entry; ``group_args``: all supported, global types, types."""
+    all_supported, include_global, types = group_args
     group = {
-        "allSupported": _bool(src.get("recording_group.all_supported", True)),
-        "includeGlobalResourceTypes": _bool(src.get("recording_group.include_global_resource_types", False)),
-        "resourceTypes": _as_list(src.get("recording_group.resource_types")),
+        "allSupported": _bool(src.get(all_supported, True)),
+        "includeGlobalResourceTypes": _bool(src.get(include_global, False)),
+        "resourceTypes": _as_list(src.get(types)),
     }
     draft.append(
         "ConfigurationRecorders",
-        {
-            "name": src.get("name", "default"),
-            "roleARN": src.get("role_arn", UNKNOWN),
-            "recordingGroup": group,
-        },
+        {"name": name, "roleARN": src.get(role_arg, UNKNOWN), "recordingGroup": group},
         src.block.location,
+    )
+
+
+def _append_channel(
+    src: Src, draft: Draft, name: Any, bucket_arg: str, optional: tuple[tuple[str, str], ...]
+) -> None:
+    """A ``DeliveryChannels`` entry; ``optional`` pairs (source argument, key) are copied when written."""
+    channel = {"name": name, "s3BucketName": src.get(bucket_arg, UNKNOWN)}
+    for arg, key in optional:
+        if src.get(arg) is not ABSENT:
+            channel[key] = src.get(arg)
+    draft.append("DeliveryChannels", channel, src.block.location)
+
+
+def _tf_recorder(src: Src, draft: Draft) -> None:
+    _append_recorder(
+        src,
+        draft,
+        src.get("name", "default"),
+        "role_arn",
+        (
+            "recording_group.all_supported",
+            "recording_group.include_global_resource_types",
+            "recording_group.resource_types",
+        ),
     )
 
 
@@ -868,21 +1084,28 @@ def _tf_recorder_status(src: Src, draft: Draft) -> None:
 
 
 def _tf_delivery_channel(src: Src, draft: Draft) -> None:
-    channel = {"name": src.get("name", "default"), "s3BucketName": src.get("s3_bucket_name", UNKNOWN)}
-    for arg, key in (("s3_key_prefix", "s3KeyPrefix"), ("sns_topic_arn", "snsTopicARN")):
-        if src.get(arg) is not ABSENT:
-            channel[key] = src.get(arg)
-    draft.append("DeliveryChannels", channel, src.block.location)
+    _append_channel(
+        src,
+        draft,
+        src.get("name", "default"),
+        "s3_bucket_name",
+        (("s3_key_prefix", "s3KeyPrefix"), ("sns_topic_arn", "snsTopicARN")),
+    )
 
 
-def _tf_eks(src: Src, draft: Draft) -> None:
-    enabled = _as_list(src.get("enabled_cluster_log_types"))
+def _cluster_logging(enabled: list[Any]) -> dict[str, Any]:
+    """DescribeCluster's ``logging``: the enabled types, then the rest as disabled (when known)."""
     all_types = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
     logging = [{"types": enabled, "enabled": True}] if enabled else []
     rest = [t for t in all_types if t not in enabled]
     if rest and UNKNOWN not in enabled:
         logging.append({"types": rest, "enabled": False})
-    draft.put("logging", {"clusterLogging": logging}, src.origin("enabled_cluster_log_types"))
+    return {"clusterLogging": logging}
+
+
+def _tf_eks(src: Src, draft: Draft) -> None:
+    enabled = _as_list(src.get("enabled_cluster_log_types"))
+    draft.put("logging", _cluster_logging(enabled), src.origin("enabled_cluster_log_types"))
     configs = []
     for _at, cfg in src.items("encryption_config"):
         if isinstance(cfg, dict):
@@ -926,20 +1149,18 @@ def _subscription(protocol_arg: str, endpoint_arg: str) -> Builder:
     """Email/HTTP subscriptions wait for a human to confirm them: their state is unknown."""
 
     def apply(src: Src, draft: Draft) -> None:
-        protocol = src.get(protocol_arg, UNKNOWN)
-        arn = reference(src.block.address) if protocol in _CONFIRMS_ITSELF else UNKNOWN
         draft.append(
             "Subscriptions",
-            {
-                "Protocol": protocol,
-                "Endpoint": src.get(endpoint_arg, UNKNOWN),
-                "SubscriptionArn": arn,
-                "TopicArn": UNKNOWN,
-            },
+            _subscription_entry(src.get(protocol_arg, UNKNOWN), src.get(endpoint_arg, UNKNOWN), src),
             src.block.location,
         )
 
     return apply
+
+
+def _subscription_entry(protocol: Any, endpoint: Any, src: Src) -> dict[str, Any]:
+    arn = reference(src.block.address) if protocol in _CONFIRMS_ITSELF else UNKNOWN
+    return {"Protocol": protocol, "Endpoint": endpoint, "SubscriptionArn": arn, "TopicArn": UNKNOWN}
 
 
 def _tags_name(draft: Draft) -> None:
@@ -985,12 +1206,10 @@ TERRAFORM: Final[dict[str, list[Rule]]] = {
         Spec(
             "aws.s3.bucket",
             fields=(("bucket", "Name"),),
-            defaults=_BUCKET_DEFAULTS,
             name="bucket",
             keys=("bucket",),
             build=_tf_bucket,
             tags="tags",
-            unknown=("CreationDate",),
         )
     ],
     "aws_s3_bucket_versioning": [Merge(_tf_versioning, "bucket", _S3_TARGET)],
@@ -1005,8 +1224,7 @@ TERRAFORM: Final[dict[str, list[Rule]]] = {
         Spec(
             "aws.ec2.security_group",
             fields=(("name", "GroupName"), ("description", "Description"), ("vpc_id", "VpcId")),
-            defaults={"Description": "Managed by Terraform", "GroupName": UNKNOWN},
-            unknown=("GroupId", "OwnerId"),
+            defaults={"Description": "Managed by Terraform"},  # the provider's default description
             name="name",
             keys=("name",),
             build=_tf_sg_rules,
@@ -1018,7 +1236,6 @@ TERRAFORM: Final[dict[str, list[Rule]]] = {
             "aws.ec2.security_group",
             fields=(("vpc_id", "VpcId"),),
             defaults={"GroupName": "default", "Description": "default VPC security group"},
-            unknown=("GroupId", "OwnerId"),
             build=_tf_sg_rules,
             tags="tags",
         )
@@ -1030,8 +1247,6 @@ TERRAFORM: Final[dict[str, list[Rule]]] = {
         Spec(
             "aws.ec2.network_acl",
             fields=(("vpc_id", "VpcId"),),
-            defaults={"IsDefault": False, "Associations": []},
-            unknown=("NetworkAclId",),
             build=_tf_nacl,
             tags="tags",
         )
@@ -1039,33 +1254,57 @@ TERRAFORM: Final[dict[str, list[Rule]]] = {
     "aws_default_network_acl": [
         Spec(
             "aws.ec2.network_acl",
-            defaults={"IsDefault": True, "Associations": []},
-            unknown=("NetworkAclId", "VpcId"),
+            defaults={"IsDefault": True},
+            unknown=("VpcId",),  # the default VPC's, which the configuration does not name
             build=_tf_nacl,
             tags="tags",
         )
     ],
     "aws_network_acl_rule": [
-        Merge(_tf_nacl_rule, "network_acl_id", ("aws_network_acl", "aws_default_network_acl"))
+        Merge(
+            _nacl_rule(
+                "rule_number",
+                "rule_action",
+                "egress",
+                "protocol",
+                "cidr_block",
+                "ipv6_cidr_block",
+                "from_port",
+                "to_port",
+            ),
+            "network_acl_id",
+            ("aws_network_acl", "aws_default_network_acl"),
+        )
     ],
     "aws_vpc": [
         Spec(
             "aws.ec2.vpc",
             fields=(("cidr_block", "CidrBlock"),),
-            defaults={"IsDefault": False, "FlowLogs": []},
-            unknown=("VpcId", "OwnerId"),
             tags="tags",
         )
     ],
     "aws_default_vpc": [
         Spec(
             "aws.ec2.vpc",
-            defaults={"IsDefault": True, "FlowLogs": [], "CidrBlock": "172.31.0.0/16"},
-            unknown=("VpcId", "OwnerId"),
+            defaults={"IsDefault": True, "CidrBlock": "172.31.0.0/16"},
             tags="tags",
         )
     ],
-    "aws_flow_log": [Merge(_tf_flow_log, "vpc_id", ("aws_vpc", "aws_default_vpc"))],
+    "aws_flow_log": [
+        Merge(
+            _flow_log(
+                "traffic_type",
+                "log_destination_type",
+                (
+                    ("log_destination", "LogDestination"),
+                    ("log_group_name", "LogGroupName"),
+                    ("iam_role_arn", "DeliverLogsPermissionArn"),
+                ),
+            ),
+            "vpc_id",
+            ("aws_vpc", "aws_default_vpc"),
+        )
+    ],
     "aws_instance": [
         Spec(
             "aws.ec2.instance",
@@ -1082,15 +1321,6 @@ TERRAFORM: Final[dict[str, list[Rule]]] = {
                 ),
                 ("metadata_options.instance_metadata_tags", "MetadataOptions.InstanceMetadataTags"),
             ),
-            # HttpTokens left out depends on the AMI's ImdsSupport and the account's metadata defaults.
-            defaults={
-                "MetadataOptions": {
-                    "HttpTokens": UNKNOWN,
-                    "HttpEndpoint": "enabled",
-                    "InstanceMetadataTags": "disabled",
-                }
-            },
-            unknown=("InstanceId", "VpcId", "LaunchTime"),
             build=_tf_instance,
             tags="tags",
         )
@@ -1105,9 +1335,6 @@ TERRAFORM: Final[dict[str, list[Rule]]] = {
                 ("type", "VolumeType"),
                 ("availability_zone", "AvailabilityZone"),
             ),
-            # Encrypted left out follows the region's EBS encryption-by-default setting.
-            defaults={"Encrypted": UNKNOWN, "Attachments": []},
-            unknown=("VolumeId", "CreateTime"),
             tags="tags",
         )
     ],
@@ -1168,17 +1395,9 @@ TERRAFORM: Final[dict[str, list[Rule]]] = {
                 ("db_subnet_group_name", "DBSubnetGroup.DBSubnetGroupName"),
                 ("enabled_cloudwatch_logs_exports", "EnabledCloudwatchLogsExports"),
             ),
-            defaults={
-                "StorageEncrypted": False,
-                "PubliclyAccessible": False,
-                "AutoMinorVersionUpgrade": True,
-                "MultiAZ": False,
-                "DeletionProtection": False,
-                "IAMDatabaseAuthenticationEnabled": False,
-                "EnabledCloudwatchLogsExports": [],
-                "DBInstanceIdentifier": UNKNOWN,
-                "BackupRetentionPeriod": UNKNOWN,
-            },
+            # Terraform differs from the API here: the provider's publicly_accessible defaults to
+            # false, and backup_retention_period left out is read as unknown (a computed argument).
+            defaults={"PubliclyAccessible": False, "BackupRetentionPeriod": UNKNOWN},
             name="identifier",
             build=lambda s, d: _rds_copy_source(s, d, ("snapshot_identifier", "replicate_source_db")),
             tags="tags",
@@ -1194,14 +1413,6 @@ TERRAFORM: Final[dict[str, list[Rule]]] = {
                 ("throughput_mode", "ThroughputMode"),
                 ("creation_token", "CreationToken"),
             ),
-            defaults={
-                "Encrypted": False,
-                "PerformanceMode": "generalPurpose",
-                "ThroughputMode": "bursting",
-                "FileSystemPolicy": None,
-                "BackupPolicy": None,
-            },
-            unknown=("FileSystemId", "FileSystemArn"),
             tags="tags",
         )
     ],
@@ -1222,28 +1433,11 @@ TERRAFORM: Final[dict[str, list[Rule]]] = {
                 ("policy", "Policy", _parse_document),
                 ("rotation_period_in_days", "RotationPeriodInDays", _int),
             ),
-            defaults={
-                "Description": "",
-                "KeyUsage": "ENCRYPT_DECRYPT",
-                "KeySpec": "SYMMETRIC_DEFAULT",
-                "KeyManager": "CUSTOMER",
-                "Origin": "AWS_KMS",
-                "MultiRegion": False,
-                "Aliases": [],
-                "Policy": UNKNOWN,
-            },
-            unknown=("KeyId", "Arn", "CreationDate"),
-            build=_tf_kms,
+            build=_kms("is_enabled", "enable_key_rotation"),
             tags="tags",
         )
     ],
-    "aws_kms_alias": [
-        Merge(
-            lambda s, d: d.append("Aliases", s.get("name", UNKNOWN), s.block.location),
-            "target_key_id",
-            ("aws_kms_key",),
-        )
-    ],
+    "aws_kms_alias": [Merge(_append("Aliases", "name"), "target_key_id", ("aws_kms_key",))],
     "aws_cloudtrail": [
         Spec(
             "aws.cloudtrail.trail",
@@ -1260,14 +1454,7 @@ TERRAFORM: Final[dict[str, list[Rule]]] = {
                 ("cloud_watch_logs_role_arn", "CloudWatchLogsRoleArn"),
                 ("enable_logging", "IsLogging", _bool),
             ),
-            defaults={
-                "IsMultiRegionTrail": False,
-                "IncludeGlobalServiceEvents": True,
-                "IsOrganizationTrail": False,
-                "LogFileValidationEnabled": False,
-                "IsLogging": True,
-            },
-            unknown=("TrailARN", "HomeRegion"),
+            defaults={"IsLogging": True},  # enable_logging defaults to true (the provider starts it)
             name="name",
             keys=("name",),
             build=_tf_trail,
@@ -1282,17 +1469,6 @@ TERRAFORM: Final[dict[str, list[Rule]]] = {
                 ("path", "Path"),
                 ("permissions_boundary", "PermissionsBoundary.PermissionsBoundaryArn"),
             ),
-            # MFA devices are enrolled by people, not code; credentials reports exist only live.
-            defaults={
-                "Path": "/",
-                "UserPolicyList": [],
-                "AttachedManagedPolicies": [],
-                "GroupList": [],
-                "LoginProfile": None,
-                "AccessKeys": [],
-                "MFADevices": UNKNOWN,
-            },
-            unknown=("Arn", "UserId", "CreateDate"),
             name="name",
             keys=("name",),
             tags="tags",
@@ -1300,7 +1476,7 @@ TERRAFORM: Final[dict[str, list[Rule]]] = {
     ],
     "aws_iam_user_policy": [Merge(_append_policy("UserPolicyList"), "user", ("aws_iam_user",))],
     "aws_iam_user_login_profile": [Merge(_tf_login_profile, "user", ("aws_iam_user",))],
-    "aws_iam_access_key": [Merge(_tf_access_key, "user", ("aws_iam_user",))],
+    "aws_iam_access_key": [Merge(_access_key("status"), "user", ("aws_iam_user",))],
     "aws_iam_user_policy_attachment": [
         Merge(_attach_managed("policy_arn"), "user", ("aws_iam_user",)),
         Merge(_policy_entity("PolicyUsers", "UserName", "user"), "policy_arn", ("aws_iam_policy",)),
@@ -1330,20 +1506,6 @@ TERRAFORM: Final[dict[str, list[Rule]]] = {
                 ("path", "Path"),
                 ("policy", "PolicyVersion.Document", _parse_document),
             ),
-            defaults={
-                "Path": "/",
-                "AwsManaged": False,
-                "AttachmentCount": 0,
-                "PolicyUsers": [],
-                "PolicyGroups": [],
-                "PolicyRoles": [],
-                "IsAttachable": True,
-                "PermissionsBoundaryUsageCount": 0,
-                "PolicyVersion": {"VersionId": "v1", "IsDefaultVersion": True},
-                "DefaultVersionId": "v1",
-                "PolicyName": UNKNOWN,
-            },
-            unknown=("Arn", "PolicyId", "CreateDate", "UpdateDate"),
             name="name",
             keys=("name",),
             tags="tags",
@@ -1358,14 +1520,6 @@ TERRAFORM: Final[dict[str, list[Rule]]] = {
                 ("assume_role_policy", "AssumeRolePolicyDocument", _parse_document),
                 ("permissions_boundary", "PermissionsBoundary.PermissionsBoundaryArn"),
             ),
-            defaults={
-                "Path": "/",
-                "RolePolicyList": [],
-                "AttachedManagedPolicies": [],
-                "InstanceProfileList": [],
-                "RoleName": UNKNOWN,
-            },
-            unknown=("Arn", "RoleId", "CreateDate", "RoleLastUsed"),
             name="name",
             keys=("name",),
             tags="tags",
@@ -1398,14 +1552,6 @@ TERRAFORM: Final[dict[str, list[Rule]]] = {
                 ("vpc_config.endpoint_private_access", "resourcesVpcConfig.endpointPrivateAccess", _bool),
                 ("vpc_config.public_access_cidrs", "resourcesVpcConfig.publicAccessCidrs"),
             ),
-            defaults={
-                "resourcesVpcConfig": {
-                    "endpointPublicAccess": True,
-                    "endpointPrivateAccess": False,
-                    "publicAccessCidrs": ["0.0.0.0/0"],
-                }
-            },
-            unknown=("arn", "platformVersion", "status"),
             name="name",
             keys=("name",),
             build=_tf_eks,
@@ -1422,14 +1568,6 @@ TERRAFORM: Final[dict[str, list[Rule]]] = {
                 ("encryption_configuration.encryption_type", "encryptionConfiguration.encryptionType"),
                 ("encryption_configuration.kms_key", "encryptionConfiguration.kmsKey"),
             ),
-            defaults={
-                "imageTagMutability": "MUTABLE",
-                "imageScanningConfiguration": {"scanOnPush": False},
-                "encryptionConfiguration": {"encryptionType": "AES256"},
-                "policy": None,
-                "lifecyclePolicy": None,
-            },
-            unknown=("repositoryArn", "repositoryUri", "registryId", "createdAt"),
             name="name",
             keys=("name",),
             tags="tags",
@@ -1449,7 +1587,6 @@ TERRAFORM: Final[dict[str, list[Rule]]] = {
                 ("retention_in_days", "retentionInDays", _int),
                 ("kms_key_id", "kmsKeyId"),
             ),
-            unknown=("arn", "creationTime"),
             name="name",
             keys=("name",),
             tags="tags",
@@ -1459,7 +1596,6 @@ TERRAFORM: Final[dict[str, list[Rule]]] = {
         Spec(
             "aws.logs.metric_filter",
             fields=(("name", "filterName"), ("pattern", "filterPattern"), ("log_group_name", "logGroupName")),
-            unknown=("creationTime",),
             name="name",
             build=_tf_metric_filter,
         )
@@ -1481,14 +1617,6 @@ TERRAFORM: Final[dict[str, list[Rule]]] = {
                 ("ok_actions", "OKActions"),
                 ("insufficient_data_actions", "InsufficientDataActions"),
             ),
-            defaults={
-                "ActionsEnabled": True,
-                "AlarmActions": [],
-                "OKActions": [],
-                "InsufficientDataActions": [],
-                "Dimensions": [],
-            },
-            unknown=("AlarmArn", "StateValue"),
             name="alarm_name",
             build=_dimensions("dimensions"),
             tags="tags",
@@ -1502,8 +1630,6 @@ TERRAFORM: Final[dict[str, list[Rule]]] = {
                 ("kms_master_key_id", "Attributes.KmsMasterKeyId"),
                 ("policy", "Attributes.Policy", _parse_document),
             ),
-            defaults={"Attributes": {"DisplayName": ""}, "Subscriptions": []},
-            unknown=("TopicArn",),
             name="name",
             tags="tags",
         )
@@ -1629,40 +1755,8 @@ def _cfn_sg_rule(egress: bool) -> Builder:
     return apply
 
 
-def _cfn_nacl_entry(src: Src, draft: Draft) -> None:
-    egress = _bool(src.get("Egress", False))
-    draft.append(
-        "Entries",
-        _nacl_entry(
-            src.get("RuleNumber", UNKNOWN),
-            src.get("RuleAction", UNKNOWN),
-            egress if isinstance(egress, bool) else False,
-            src.get("Protocol", UNKNOWN),
-            src.get("CidrBlock"),
-            src.get("Ipv6CidrBlock"),
-            src.get("PortRange.From"),
-            src.get("PortRange.To"),
-        ),
-        src.block.location,
-    )
-
-
 def _cfn_nacl(src: Src, draft: Draft) -> None:
     draft.put("Entries", [dict(e) for e in _NACL_IMPLICIT])
-
-
-def _cfn_flow_log(src: Src, draft: Draft) -> None:
-    entry: dict[str, Any] = {
-        "FlowLogId": UNKNOWN,
-        "FlowLogStatus": "ACTIVE",
-        "ResourceId": draft.attributes.get("VpcId", UNKNOWN),
-        "TrafficType": src.get("TrafficType", UNKNOWN),
-        "LogDestinationType": src.get("LogDestinationType", "cloud-watch-logs"),
-    }
-    for prop in ("LogDestination", "LogGroupName", "DeliverLogsPermissionArn"):
-        if src.get(prop) is not ABSENT:
-            entry[prop] = src.get(prop)
-    draft.append("FlowLogs", entry, src.block.location)
 
 
 def _cfn_instance(src: Src, draft: Draft) -> None:
@@ -1672,36 +1766,14 @@ def _cfn_instance(src: Src, draft: Draft) -> None:
         None if profile is ABSENT else {"Arn": profile, "Id": UNKNOWN},
         src.origin("IamInstanceProfile"),
     )
-    groups = [*_as_list(src.get("SecurityGroupIds")), *_as_list(src.get("SecurityGroups"))]
-    draft.put("SecurityGroups", [{"GroupId": g, "GroupName": UNKNOWN} for g in groups])
+    _instance_groups(src, draft, "SecurityGroupIds", "SecurityGroups")
     # MetadataOptions is set through a launch template in CloudFormation (not followed): unknown.
     draft.put("MetadataOptions", {"HttpTokens": UNKNOWN, "HttpEndpoint": UNKNOWN})
 
 
-def _cfn_kms(src: Src, draft: Draft) -> None:
-    enabled = _bool(src.get("Enabled", True))
-    draft.put("Enabled", enabled, src.origin("Enabled"))
-    draft.put("KeyState", UNKNOWN if enabled is UNKNOWN else ("Enabled" if enabled else "Disabled"))
-    _kms_rotation(draft, src.get("EnableKeyRotation", False), src.origin("EnableKeyRotation"))
-
-
 def _cfn_trail(src: Src, draft: Draft) -> None:
     draft.put("Status", {"IsLogging": draft.attributes.get("IsLogging", UNKNOWN)})
-    basic = []
-    for _at, sel in src.items("EventSelectors"):
-        if isinstance(sel, dict):
-            basic.append(
-                {
-                    "ReadWriteType": sel.get("ReadWriteType", "All"),
-                    "IncludeManagementEvents": _bool(sel.get("IncludeManagementEvents", True)),
-                    "DataResources": [
-                        {"Type": d.get("Type", UNKNOWN), "Values": _as_list(d.get("Values"))}
-                        for d in _as_list(sel.get("DataResources"))
-                        if isinstance(d, dict)
-                    ],
-                    "ExcludeManagementEventSources": _as_list(sel.get("ExcludeManagementEventSources")),
-                }
-            )
+    basic = [_event_selector(sel, {}) for _at, sel in src.items("EventSelectors") if isinstance(sel, dict)]
     advanced = [a for _at, a in src.items("AdvancedEventSelectors")]  # already the API's shape
     _trail_selectors(
         draft, basic, advanced, src.origin("EventSelectors"), src.origin("AdvancedEventSelectors")
@@ -1719,27 +1791,14 @@ def _cfn_managed_policy(src: Src, draft: Draft) -> None:
         ("Roles", "PolicyRoles", "RoleName"),
         ("Groups", "PolicyGroups", "GroupName"),
     ):
-        draft.put(
-            list_name,
-            [{key: p, key.replace("Name", "Id"): UNKNOWN} for p in _as_list(src.get(prop))],
-            src.origin(prop),
-        )
-    draft.put(
-        "AttachmentCount",
-        sum(len(draft.attributes[k]) for k in ("PolicyUsers", "PolicyRoles", "PolicyGroups")),
-    )
+        draft.put(list_name, [_principal(key, p) for p in _as_list(src.get(prop))], src.origin(prop))
+    _count_attachments(draft)
 
 
 def _cfn_user(src: Src, draft: Draft) -> None:
     if src.get("LoginProfile") is not ABSENT:
-        draft.put(
-            "LoginProfile",
-            {
-                "UserName": draft.name,
-                "CreateDate": UNKNOWN,
-                "PasswordResetRequired": _bool(src.get("LoginProfile.PasswordResetRequired", False)),
-            },
-            src.origin("LoginProfile"),
+        _login_profile(
+            draft, src.get("LoginProfile.PasswordResetRequired", False), src.origin("LoginProfile")
         )
     draft.put("GroupList", _as_list(src.get("Groups")), src.origin("Groups"))
 
@@ -1759,27 +1818,30 @@ def _cfn_inline_policy_resource(src: Src, draft: Draft) -> None:
 
 
 def _cfn_recorder(src: Src, draft: Draft) -> None:
-    group = {
-        "allSupported": _bool(src.get("RecordingGroup.AllSupported", True)),
-        "includeGlobalResourceTypes": _bool(src.get("RecordingGroup.IncludeGlobalResourceTypes", False)),
-        "resourceTypes": _as_list(src.get("RecordingGroup.ResourceTypes")),
-    }
     name = src.get("Name", UNKNOWN)
-    draft.append(
-        "ConfigurationRecorders",
-        {"name": name, "roleARN": src.get("RoleARN", UNKNOWN), "recordingGroup": group},
-        src.block.location,
+    _append_recorder(
+        src,
+        draft,
+        name,
+        "RoleARN",
+        (
+            "RecordingGroup.AllSupported",
+            "RecordingGroup.IncludeGlobalResourceTypes",
+            "RecordingGroup.ResourceTypes",
+        ),
     )
     # CloudFormation starts the recorder once its delivery channel exists (set by the channel).
     draft.append("ConfigurationRecordersStatus", {"name": name, "recording": False})
 
 
 def _cfn_delivery_channel(src: Src, draft: Draft) -> None:
-    channel = {"name": src.get("Name", UNKNOWN), "s3BucketName": src.get("S3BucketName", UNKNOWN)}
-    for prop, key in (("S3KeyPrefix", "s3KeyPrefix"), ("SnsTopicARN", "snsTopicARN")):
-        if src.get(prop) is not ABSENT:
-            channel[key] = src.get(prop)
-    draft.append("DeliveryChannels", channel, src.block.location)
+    _append_channel(
+        src,
+        draft,
+        src.get("Name", UNKNOWN),
+        "S3BucketName",
+        (("S3KeyPrefix", "s3KeyPrefix"), ("SnsTopicARN", "snsTopicARN")),
+    )
     for status in _as_list(draft.attributes.get("ConfigurationRecordersStatus")):
         if isinstance(status, dict):
             status["recording"] = True
@@ -1788,11 +1850,7 @@ def _cfn_delivery_channel(src: Src, draft: Draft) -> None:
 def _cfn_eks(src: Src, draft: Draft) -> None:
     logging = src.get("Logging.ClusterLogging.EnabledTypes")
     types = [t.get("Type", UNKNOWN) if isinstance(t, dict) else UNKNOWN for t in _as_list(logging)]
-    rest = [t for t in ("api", "audit", "authenticator", "controllerManager", "scheduler") if t not in types]
-    cluster_logging = ([{"types": types, "enabled": True}] if types else []) + (
-        [{"types": rest, "enabled": False}] if rest and UNKNOWN not in types else []
-    )
-    draft.put("logging", {"clusterLogging": cluster_logging}, src.origin("Logging"))
+    draft.put("logging", _cluster_logging(types), src.origin("Logging"))
     configs = [
         {
             "resources": _as_list(c.get("Resources")),
@@ -1822,16 +1880,9 @@ def _cfn_metric_filter(src: Src, draft: Draft) -> None:
 def _cfn_topic(src: Src, draft: Draft) -> None:
     for _at, sub in src.items("Subscription"):
         if isinstance(sub, dict):
-            protocol = sub.get("Protocol", UNKNOWN)
-            arn = reference(src.block.address) if protocol in _CONFIRMS_ITSELF else UNKNOWN
             draft.append(
                 "Subscriptions",
-                {
-                    "Protocol": protocol,
-                    "Endpoint": sub.get("Endpoint", UNKNOWN),
-                    "SubscriptionArn": arn,
-                    "TopicArn": UNKNOWN,
-                },
+                _subscription_entry(sub.get("Protocol", UNKNOWN), sub.get("Endpoint", UNKNOWN), src),
             )
 
 
@@ -1840,12 +1891,10 @@ CLOUDFORMATION: Final[dict[str, list[Rule]]] = {
         Spec(
             "aws.s3.bucket",
             fields=(("BucketName", "Name"),),
-            defaults=_BUCKET_DEFAULTS,
             name="BucketName",
             keys=("BucketName",),
             build=_cfn_bucket,
             tags="Tags",
-            unknown=("CreationDate",),
         )
     ],
     "AWS::S3::BucketPolicy": [Merge(_set("Policy", "PolicyDocument"), "Bucket", ("AWS::S3::Bucket",))],
@@ -1853,8 +1902,6 @@ CLOUDFORMATION: Final[dict[str, list[Rule]]] = {
         Spec(
             "aws.ec2.security_group",
             fields=(("GroupName", "GroupName"), ("GroupDescription", "Description"), ("VpcId", "VpcId")),
-            defaults={"GroupName": UNKNOWN},
-            unknown=("GroupId", "OwnerId"),
             name="GroupName",
             build=_cfn_sg,
             tags="Tags",
@@ -1866,28 +1913,50 @@ CLOUDFORMATION: Final[dict[str, list[Rule]]] = {
         Spec(
             "aws.ec2.network_acl",
             fields=(("VpcId", "VpcId"),),
-            defaults={"IsDefault": False, "Associations": []},
-            unknown=("NetworkAclId",),
             build=_cfn_nacl,
             tags="Tags",
         )
     ],
-    "AWS::EC2::NetworkAclEntry": [Merge(_cfn_nacl_entry, "NetworkAclId", ("AWS::EC2::NetworkAcl",))],
+    "AWS::EC2::NetworkAclEntry": [
+        Merge(
+            _nacl_rule(
+                "RuleNumber",
+                "RuleAction",
+                "Egress",
+                "Protocol",
+                "CidrBlock",
+                "Ipv6CidrBlock",
+                "PortRange.From",
+                "PortRange.To",
+            ),
+            "NetworkAclId",
+            ("AWS::EC2::NetworkAcl",),
+        )
+    ],
     "AWS::EC2::VPC": [
         Spec(
             "aws.ec2.vpc",
             fields=(("CidrBlock", "CidrBlock"),),
-            defaults={"IsDefault": False, "FlowLogs": []},
-            unknown=("VpcId", "OwnerId"),
             tags="Tags",
         )
     ],
-    "AWS::EC2::FlowLog": [Merge(_cfn_flow_log, "ResourceId", ("AWS::EC2::VPC",))],
+    "AWS::EC2::FlowLog": [
+        Merge(
+            _flow_log(
+                "TrafficType",
+                "LogDestinationType",
+                tuple((p, p) for p in ("LogDestination", "LogGroupName", "DeliverLogsPermissionArn")),
+            ),
+            "ResourceId",
+            ("AWS::EC2::VPC",),
+        )
+    ],
     "AWS::EC2::Instance": [
         Spec(
             "aws.ec2.instance",
             fields=(("ImageId", "ImageId"), ("InstanceType", "InstanceType"), ("SubnetId", "SubnetId")),
-            unknown=("InstanceId", "VpcId", "LaunchTime", "PublicIpAddress"),
+            # No AssociatePublicIpAddress here (it sits in NetworkInterfaces, not followed).
+            unknown=("PublicIpAddress",),
             build=_cfn_instance,
             tags="Tags",
         )
@@ -1902,8 +1971,6 @@ CLOUDFORMATION: Final[dict[str, list[Rule]]] = {
                 ("VolumeType", "VolumeType"),
                 ("AvailabilityZone", "AvailabilityZone"),
             ),
-            defaults={"Encrypted": UNKNOWN, "Attachments": []},
-            unknown=("VolumeId", "CreateTime"),
             tags="Tags",
         )
     ],
@@ -1926,18 +1993,6 @@ CLOUDFORMATION: Final[dict[str, list[Rule]]] = {
                 ("DBSubnetGroupName", "DBSubnetGroup.DBSubnetGroupName"),
                 ("EnableCloudwatchLogsExports", "EnabledCloudwatchLogsExports"),
             ),
-            # PubliclyAccessible left out depends on the subnet group (default VPC: public).
-            defaults={
-                "StorageEncrypted": False,
-                "PubliclyAccessible": UNKNOWN,
-                "AutoMinorVersionUpgrade": True,
-                "MultiAZ": False,
-                "DeletionProtection": False,
-                "IAMDatabaseAuthenticationEnabled": False,
-                "EnabledCloudwatchLogsExports": [],
-                "BackupRetentionPeriod": 1,
-                "DBInstanceIdentifier": UNKNOWN,
-            },
             name="DBInstanceIdentifier",
             build=lambda s, d: _rds_copy_source(s, d, ("DBSnapshotIdentifier", "SourceDBInstanceIdentifier")),
             tags="Tags",
@@ -1954,14 +2009,6 @@ CLOUDFORMATION: Final[dict[str, list[Rule]]] = {
                 ("FileSystemPolicy", "FileSystemPolicy"),
                 ("BackupPolicy.Status", "BackupPolicy.Status"),
             ),
-            defaults={
-                "Encrypted": False,
-                "PerformanceMode": "generalPurpose",
-                "ThroughputMode": "bursting",
-                "FileSystemPolicy": None,
-                "BackupPolicy": None,
-            },
-            unknown=("FileSystemId", "FileSystemArn"),
             tags="FileSystemTags",
         )
     ],
@@ -1976,28 +2023,11 @@ CLOUDFORMATION: Final[dict[str, list[Rule]]] = {
                 ("KeyPolicy", "Policy", _parse_document),
                 ("RotationPeriodInDays", "RotationPeriodInDays", _int),
             ),
-            defaults={
-                "Description": "",
-                "KeyUsage": "ENCRYPT_DECRYPT",
-                "KeySpec": "SYMMETRIC_DEFAULT",
-                "KeyManager": "CUSTOMER",
-                "Origin": "AWS_KMS",
-                "MultiRegion": False,
-                "Aliases": [],
-                "Policy": UNKNOWN,
-            },
-            unknown=("KeyId", "Arn", "CreationDate"),
-            build=_cfn_kms,
+            build=_kms("Enabled", "EnableKeyRotation"),
             tags="Tags",
         )
     ],
-    "AWS::KMS::Alias": [
-        Merge(
-            lambda s, d: d.append("Aliases", s.get("AliasName", UNKNOWN), s.block.location),
-            "TargetKeyId",
-            ("AWS::KMS::Key",),
-        )
-    ],
+    "AWS::KMS::Alias": [Merge(_append("Aliases", "AliasName"), "TargetKeyId", ("AWS::KMS::Key",))],
     "AWS::CloudTrail::Trail": [
         Spec(
             "aws.cloudtrail.trail",
@@ -2014,15 +2044,8 @@ CLOUDFORMATION: Final[dict[str, list[Rule]]] = {
                 ("CloudWatchLogsRoleArn", "CloudWatchLogsRoleArn"),
                 ("IsLogging", "IsLogging", _bool),
             ),
-            defaults={
-                "IsMultiRegionTrail": False,
-                "IncludeGlobalServiceEvents": True,
-                "IsOrganizationTrail": False,
-                "LogFileValidationEnabled": False,
-                "Name": UNKNOWN,
-                "IsLogging": UNKNOWN,
-            },
-            unknown=("TrailARN", "HomeRegion"),
+            # TrailName left out: CloudFormation generates one; IsLogging is a required property.
+            defaults={"Name": UNKNOWN, "IsLogging": UNKNOWN},
             name="TrailName",
             build=_cfn_trail,
             tags="Tags",
@@ -2036,17 +2059,7 @@ CLOUDFORMATION: Final[dict[str, list[Rule]]] = {
                 ("Path", "Path"),
                 ("PermissionsBoundary", "PermissionsBoundary.PermissionsBoundaryArn"),
             ),
-            defaults={
-                "Path": "/",
-                "UserPolicyList": [],
-                "AttachedManagedPolicies": [],
-                "GroupList": [],
-                "LoginProfile": None,
-                "AccessKeys": [],
-                "MFADevices": UNKNOWN,
-                "UserName": UNKNOWN,
-            },
-            unknown=("Arn", "UserId", "CreateDate"),
+            defaults={"UserName": UNKNOWN},  # UserName left out: CloudFormation generates one
             name="UserName",
             keys=("UserName",),
             tags="Tags",
@@ -2055,23 +2068,7 @@ CLOUDFORMATION: Final[dict[str, list[Rule]]] = {
             ),
         )
     ],
-    "AWS::IAM::AccessKey": [
-        Merge(
-            lambda s, d: d.append(
-                "AccessKeys",
-                {
-                    "UserName": d.name,
-                    "AccessKeyId": UNKNOWN,
-                    "Status": s.get("Status", "Active"),
-                    "CreateDate": UNKNOWN,
-                    "AccessKeyLastUsed": {"ServiceName": "N/A", "Region": "N/A"},
-                },
-                s.block.location,
-            ),
-            "UserName",
-            ("AWS::IAM::User",),
-        )
-    ],
+    "AWS::IAM::AccessKey": [Merge(_access_key("Status"), "UserName", ("AWS::IAM::User",))],
     "AWS::IAM::Role": [
         Spec(
             "aws.iam.role",
@@ -2081,14 +2078,6 @@ CLOUDFORMATION: Final[dict[str, list[Rule]]] = {
                 ("AssumeRolePolicyDocument", "AssumeRolePolicyDocument", _parse_document),
                 ("PermissionsBoundary", "PermissionsBoundary.PermissionsBoundaryArn"),
             ),
-            defaults={
-                "Path": "/",
-                "RolePolicyList": [],
-                "AttachedManagedPolicies": [],
-                "InstanceProfileList": [],
-                "RoleName": UNKNOWN,
-            },
-            unknown=("Arn", "RoleId", "CreateDate", "RoleLastUsed"),
             name="RoleName",
             keys=("RoleName",),
             tags="Tags",
@@ -2103,16 +2092,6 @@ CLOUDFORMATION: Final[dict[str, list[Rule]]] = {
                 ("Path", "Path"),
                 ("PolicyDocument", "PolicyVersion.Document", _parse_document),
             ),
-            defaults={
-                "Path": "/",
-                "AwsManaged": False,
-                "IsAttachable": True,
-                "PermissionsBoundaryUsageCount": 0,
-                "PolicyVersion": {"VersionId": "v1", "IsDefaultVersion": True},
-                "DefaultVersionId": "v1",
-                "PolicyName": UNKNOWN,
-            },
-            unknown=("Arn", "PolicyId", "CreateDate", "UpdateDate"),
             name="ManagedPolicyName",
             build=_cfn_managed_policy,
         )
@@ -2144,15 +2123,7 @@ CLOUDFORMATION: Final[dict[str, list[Rule]]] = {
                 ),
                 ("ResourcesVpcConfig.PublicAccessCidrs", "resourcesVpcConfig.publicAccessCidrs"),
             ),
-            defaults={
-                "resourcesVpcConfig": {
-                    "endpointPublicAccess": True,
-                    "endpointPrivateAccess": False,
-                    "publicAccessCidrs": ["0.0.0.0/0"],
-                },
-                "name": UNKNOWN,
-            },
-            unknown=("arn", "platformVersion", "status"),
+            defaults={"name": UNKNOWN},  # Name left out: CloudFormation generates one
             name="Name",
             build=_cfn_eks,
             tags="Tags",
@@ -2170,15 +2141,7 @@ CLOUDFORMATION: Final[dict[str, list[Rule]]] = {
                 ("RepositoryPolicyText", "policy", _parse_document),
                 ("LifecyclePolicy.LifecyclePolicyText", "lifecyclePolicy", _parse_document),
             ),
-            defaults={
-                "imageTagMutability": "MUTABLE",
-                "imageScanningConfiguration": {"scanOnPush": False},
-                "encryptionConfiguration": {"encryptionType": "AES256"},
-                "policy": None,
-                "lifecyclePolicy": None,
-                "repositoryName": UNKNOWN,
-            },
-            unknown=("repositoryArn", "repositoryUri", "registryId", "createdAt"),
+            defaults={"repositoryName": UNKNOWN},  # RepositoryName left out: CloudFormation generates one
             name="RepositoryName",
             tags="Tags",
         )
@@ -2191,8 +2154,7 @@ CLOUDFORMATION: Final[dict[str, list[Rule]]] = {
                 ("RetentionInDays", "retentionInDays", _int),
                 ("KmsKeyId", "kmsKeyId"),
             ),
-            defaults={"logGroupName": UNKNOWN},
-            unknown=("arn", "creationTime"),
+            defaults={"logGroupName": UNKNOWN},  # LogGroupName left out: CloudFormation generates one
             name="LogGroupName",
             keys=("LogGroupName",),
             tags="Tags",
@@ -2206,8 +2168,7 @@ CLOUDFORMATION: Final[dict[str, list[Rule]]] = {
                 ("FilterPattern", "filterPattern"),
                 ("LogGroupName", "logGroupName"),
             ),
-            defaults={"filterName": UNKNOWN},
-            unknown=("creationTime",),
+            defaults={"filterName": UNKNOWN},  # FilterName left out: CloudFormation generates one
             name="FilterName",
             build=_cfn_metric_filter,
         )
@@ -2230,15 +2191,7 @@ CLOUDFORMATION: Final[dict[str, list[Rule]]] = {
                 ("InsufficientDataActions", "InsufficientDataActions"),
                 ("Dimensions", "Dimensions"),
             ),
-            defaults={
-                "ActionsEnabled": True,
-                "AlarmActions": [],
-                "OKActions": [],
-                "InsufficientDataActions": [],
-                "Dimensions": [],
-                "AlarmName": UNKNOWN,
-            },
-            unknown=("AlarmArn", "StateValue"),
+            defaults={"AlarmName": UNKNOWN},  # AlarmName left out: CloudFormation generates one
             name="AlarmName",
         )
     ],
@@ -2249,8 +2202,6 @@ CLOUDFORMATION: Final[dict[str, list[Rule]]] = {
                 ("DisplayName", "Attributes.DisplayName"),
                 ("KmsMasterKeyId", "Attributes.KmsMasterKeyId"),
             ),
-            defaults={"Attributes": {"DisplayName": ""}, "Subscriptions": []},
-            unknown=("TopicArn",),
             name="TopicName",
             build=_cfn_topic,
             tags="Tags",
@@ -2327,9 +2278,9 @@ def _new_draft(spec: Spec, block: Block) -> Draft:
         block_type=block.type,
     )
     draft.keys.add(reference(block.address))
-    for path in spec.unknown:
+    for path in (*AWS_ASSIGNED.get(spec.kind, ()), *spec.unknown):
         draft.put(path, UNKNOWN)
-    for path, value in spec.defaults.items():
+    for path, value in {**LIVE_DEFAULTS.get(spec.kind, {}), **spec.defaults}.items():
         draft.put(path, copy.deepcopy(value))
     if spec.tags:
         draft.tags = _tags(src.get(spec.tags, {}))
