@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv system-deps lint typecheck unit bench bench-vulndb bench-detect bench-cloud bench-iac clean
+.PHONY: run test venv system-deps lint typecheck unit bench bench-vulndb bench-detect bench-cloud bench-iac bench-sensor clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c "import ensurepip, venv" >/dev/null 2>&1 || scripts/install-system-deps.sh python
@@ -51,6 +51,9 @@ bench-cloud: venv
 
 bench-iac: venv
 	$(BIN)/python bench/iac_vs_checkov.py
+
+bench-sensor: venv
+	$(BIN)/python bench/sensor.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

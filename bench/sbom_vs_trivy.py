@@ -595,6 +595,8 @@ def write_results(
         "- IaC scanning (`yamori iac` vs Checkov on 200 Terraform files and 100 CloudFormation "
         "templates): wall time, peak memory, findings on equivalent checks: "
         "[RESULTS_iac.md](RESULTS_iac.md) (`make bench-iac`).",
+        "- Runtime sensor (`yamori sensor` with bpftrace): workload slowdown alone / bare tracepoints / "
+        "sensor, events/s, drops, sensor RSS: [RESULTS_sensor.md](RESULTS_sensor.md) (`make bench-sensor`).",
     ]
     return "\n".join(lines) + "\n"
 

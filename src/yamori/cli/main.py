@@ -518,6 +518,10 @@ from yamori.cli.sensor import sensor as _sensor_command  # noqa: E402  (capture 
 
 app.add_command(_sensor_command)
 
+from yamori.cli.capture import capture as _capture_group  # noqa: E402  (readers load inside)
+
+app.add_command(_capture_group)
+
 from yamori.cli.server import server as _server_group  # noqa: E402  (FastAPI/SQLAlchemy load inside)
 
 app.add_command(_server_group)

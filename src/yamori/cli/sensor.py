@@ -24,6 +24,9 @@ import click
 if TYPE_CHECKING:
     from yamori.detect.compiler import CompiledRules
 
+from yamori.detect.rules.model import Priority as _Priority
+
+_PRIORITIES = list(_Priority)
 EXIT_INPUT_ERROR = 2
 TRACEFS = Path("/sys/kernel/tracing")
 DEBUGFS = Path("/sys/kernel/debug")
@@ -67,13 +70,27 @@ def check_preconditions() -> str:
     return binary
 
 
-def _compile(paths: tuple[str, ...]) -> CompiledRules:
-    """Compile for the syscall source; rules that fail are reported and skipped (not fatal)."""
+DEFAULT_RULES = Path(__file__).resolve().parent.parent / "sensor" / "rules"
+
+
+def default_rules_files() -> list[str]:
+    """yamori's own sensor rules (drift), loaded before the user's files."""
+    return sorted(str(p) for p in DEFAULT_RULES.glob("*.yaml"))
+
+
+def _compile(paths: tuple[str, ...]) -> tuple[CompiledRules, dict[str, float]]:
+    """Compile for the syscall source; rules that fail are reported and skipped (not fatal).
+
+    Also returns the rules with Falco's ``capture: true`` (rule name -> capture seconds, 0 for
+    the default): the compiled rules do not carry that key, the loaded rule set does.
+    """
     from yamori.detect.compiler import compile_ruleset
     from yamori.detect.rules import load_rules_files
     from yamori.detect.sources import field_classes
 
-    compiled = compile_ruleset(load_rules_files(paths), field_classes(["syscall"]))
+    ruleset = load_rules_files(paths)
+    captures = {r.name: r.capture_duration / 1000.0 for r in ruleset.rules.values() if r.capture}
+    compiled = compile_ruleset(ruleset, field_classes(["syscall"]))
     for message in compiled.messages:
         click.echo(str(message), err=True)
     syscall_rules = [r for r in compiled.rules if r.source == "syscall"]
@@ -85,7 +102,7 @@ def _compile(paths: tuple[str, ...]) -> CompiledRules:
             f"{len(syscall_rules)} syscall rule(s) that compiled",
             err=True,
         )
-    return compiled
+    return compiled, captures
 
 
 @click.command()
@@ -105,6 +122,31 @@ def _compile(paths: tuple[str, ...]) -> CompiledRules:
 @click.option(
     "--failed-opens", is_flag=True, help="Also capture opens that failed (costly; few rules use them)."
 )
+@click.option("--no-default-rules", is_flag=True, help="Do not load yamori's own sensor rules (drift).")
+@click.option(
+    "--prevent-drift", is_flag=True,
+    help="Kill (SIGKILL) processes in containers that run an executable not in the image.",
+)  # fmt: skip
+@click.option(
+    "--prevent-drift-image", "drift_images", multiple=True, metavar="PATTERN",
+    help="Limit --prevent-drift to images matching this glob (repeatable; implies --prevent-drift).",
+)  # fmt: skip
+@click.option(
+    "--prevent-drift-namespace", "drift_namespaces", multiple=True, metavar="NS",
+    help="Limit --prevent-drift to this Kubernetes namespace (repeatable; implies --prevent-drift).",
+)  # fmt: skip
+@click.option(
+    "--capture-priority", type=click.Choice([p.name.lower() for p in _PRIORITIES], case_sensitive=False),
+    default=None, help="Write a capture for every alert at or above this priority (default: none).",
+)  # fmt: skip
+@click.option(
+    "--capture-seconds", type=click.FloatRange(min=0.0), default=10.0, show_default=True,
+    help="How long a capture keeps recording after the alert.",
+)  # fmt: skip
+@click.option(
+    "--metrics-port", type=click.IntRange(1, 65535), default=None,
+    help="Serve Prometheus metrics on 127.0.0.1:PORT.",
+)  # fmt: skip
 def sensor(
     rules_files: tuple[str, ...],
     fmt: str,
@@ -114,21 +156,36 @@ def sensor(
     duration: float | None,
     failed_opens: bool,
     no_container_output: bool,
+    no_default_rules: bool,
+    prevent_drift: bool,
+    drift_images: tuple[str, ...],
+    drift_namespaces: tuple[str, ...],
+    capture_priority: str | None,
+    capture_seconds: float,
+    metrics_port: int | None,
 ) -> None:
     """Capture syscalls with bpftrace and run Falco's syscall rules on them (needs root)."""
     from yamori.cli.detect import _dispatcher
+    from yamori.detect.rules.model import Priority
     from yamori.sensor.bpftrace import BpftraceBackend, BpftraceError, available_syscalls, generate_program
+    from yamori.sensor.captures import CaptureRecorder
+    from yamori.sensor.containers import ContainerResolver
+    from yamori.sensor.drift import WRITE_TYPES, DriftGuard, DriftPolicy
     from yamori.sensor.runner import SensorRunner, append_container_output, rule_evttypes, unfilled_fields
 
     binary = check_preconditions()
-    compiled = _compile(rules_files)
+    files = tuple(default_rules_files()) + rules_files if not no_default_rules else rules_files
+    compiled, capture_rules = _compile(files)
     if not no_container_output:
         append_container_output(compiled)
     types, unbounded = rule_evttypes(compiled)
     if unbounded:
         click.echo(f"yamori sensor: rules without an evt.type restriction: {', '.join(unbounded)}", err=True)
+    available = available_syscalls(TRACEFS)
+    # drift tracking: what containers create, rename or chmod +x (only where the kernel has it)
+    extra = {t for t in WRITE_TYPES if available is None or t in available}
     program, attached, skipped = generate_program(
-        types, os.getpid(), available=available_syscalls(TRACEFS), emit_failed_opens=failed_opens
+        types | extra, os.getpid(), available=available, emit_failed_opens=failed_opens
     )
     click.echo(f"yamori sensor: syscalls captured: {', '.join(attached)} (+ process lifecycle)", err=True)
     if skipped:
@@ -142,7 +199,42 @@ def sensor(
     hostname = socket.gethostname()
     dispatcher = _dispatcher(fmt, output, webhooks, None, "local0", "0", None, hostname)
     backend = BpftraceBackend(program, bpftrace=binary)
-    runner = SensorRunner(compiled, backend, dispatcher.send, rule_matching=rule_matching)
+    containers = ContainerResolver()
+    policy = DriftPolicy(
+        bool(prevent_drift or drift_images or drift_namespaces), drift_images, drift_namespaces
+    )
+    prio = Priority.parse(capture_priority) if capture_priority else None
+    recorder = CaptureRecorder(seconds=capture_seconds) if (capture_rules or prio is not None) else None
+    runner = SensorRunner(
+        compiled,
+        backend,
+        dispatcher.send,
+        rule_matching=rule_matching,
+        containers=containers,
+        drift=DriftGuard(containers, policy),
+        recorder=recorder,
+        capture_rules=frozenset(capture_rules),
+        capture_priority=prio,
+        capture_durations={k: v for k, v in capture_rules.items() if v > 0},
+        hostname=hostname,
+    )
+    if metrics_port is not None:
+        from yamori.sensor.metrics import serve_metrics
+
+        try:
+            serve_metrics(runner, metrics_port)
+        except OSError as exc:
+            raise _fail(f"cannot serve metrics on 127.0.0.1:{metrics_port}: {exc}") from None
+        click.echo(f"yamori sensor: metrics on http://127.0.0.1:{metrics_port}/metrics", err=True)
+    if policy.prevent:
+        scope = ", ".join([*drift_images, *drift_namespaces]) or "every container"
+        click.echo(f"yamori sensor: drift prevention on ({scope}): drifted processes are killed", err=True)
+    if recorder is not None:
+        click.echo(
+            f"yamori sensor: captures to {recorder.directory} (rules with capture: "
+            f"{len(capture_rules)}, priority floor: {capture_priority or 'none'})",
+            err=True,
+        )
     seeded = runner.table.seed()
     stopped_by_us = True
     try:
@@ -172,6 +264,8 @@ def sensor(
         runner.stop()
         runner.join(2.0)
         runner.context.containers.close()
+        if recorder is not None:
+            recorder.close()
         dispatcher.close()
     stats = backend.stats
     counters = runner.counters
@@ -181,6 +275,20 @@ def sensor(
         f"processes={len(runner.table)} containers_looked_up={runner.context.containers.lookups}",
         err=True,
     )
+    drift = runner.drift
+    if drift is not None and (drift.detected or drift.killed):
+        click.echo(
+            f"yamori sensor: drift detected={drift.detected} killed={drift.killed} "
+            f"kill_failed={drift.kill_failed}",
+            err=True,
+        )
+    if recorder is not None and recorder.stats.captures:
+        rs = recorder.stats
+        click.echo(
+            f"yamori sensor: captures={rs.captures} dropped_lines={rs.dropped_lines} "
+            f"write_errors={rs.write_errors}",
+            err=True,
+        )
     top = ", ".join(f"{t}={n}" for t, n in counters.events.most_common(8))
     if top:
         click.echo(f"yamori sensor: events by type: {top}", err=True)

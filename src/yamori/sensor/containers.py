@@ -112,6 +112,8 @@ def container_info_from_inspect(doc: dict[str, Any]) -> ContainerInfo:
     health = config.get("Healthcheck") or {}
     test = health.get("Test") if isinstance(health, dict) else None
     image = doc.get("ImageName") or config.get("Image")
+    graph = doc.get("GraphDriver") or {}
+    upper = (graph.get("Data") or {}).get("UpperDir") if isinstance(graph, dict) else None
     return ContainerInfo(
         id=str(doc.get("Id", "")),
         name=str(doc.get("Name", "")).lstrip("/") or None,
@@ -124,6 +126,7 @@ def container_info_from_inspect(doc: dict[str, Any]) -> ContainerInfo:
         runtime="podman" if "ImageName" in doc else "docker",
         start_ns=_parse_time_ns((doc.get("State") or {}).get("StartedAt")),
         healthcheck=" ".join(str(t) for t in test) if isinstance(test, list) else None,
+        upper_dir=str(upper) if isinstance(upper, str) and upper else None,
     )
 
 

@@ -76,6 +76,10 @@ class RawRecord:
     cgroup: str = ""
     # fork records: the new task's id; exit records: nothing more
     child_tid: int = 0
+    # exec records, set by the drift guard on the reader thread while the process is young:
+    # None = not decided there (host process, unknown container), True/False = the verdict
+    drift: bool | None = None
+    killed: bool = False  # the guard sent SIGKILL (--prevent-drift)
 
 
 @dataclass(slots=True)
@@ -98,6 +102,8 @@ class ProcessInfo:
     vpid: int | None = None
     exited: bool = False
     from_proc: bool = False  # seeded from /proc at start (vs. built from events)
+    exe_upper_layer: bool | None = None  # the executable was not in the image (drift)
+    drift_killed: bool = False  # the sensor killed this process for drift
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +121,7 @@ class ContainerInfo:
     runtime: str | None = None  # "podman", "docker", "containerd", "cri-o"
     start_ns: int | None = None  # wall-clock ns
     healthcheck: str | None = None
+    upper_dir: str | None = None  # overlay upper layer on the host: what the container wrote
 
 
 class EventContext(Protocol):

@@ -156,6 +156,7 @@ class ProcessTable:
             child.cwd, child.uid, child.gid = parent.cwd, parent.uid, parent.gid
             child.loginuid, child.tty = parent.loginuid, parent.tty
             child.container_id = parent.container_id
+            child.exe_upper_layer = parent.exe_upper_layer
         self._put(child)
         return child
 

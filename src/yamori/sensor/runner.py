@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import json
 import logging
+import posixpath
 import pwd
 import queue
 import threading
@@ -30,9 +32,13 @@ from yamori.detect.compiler import CompiledRules
 from yamori.detect.condition import referenced_names
 from yamori.detect.engine import Engine
 from yamori.detect.fields.syscall import UNFILLED, SyscallEvent
-from yamori.detect.output import Alert, OutputField, OutputTemplate
+from yamori.detect.output import Alert, OutputField, OutputTemplate, alert_to_json
+from yamori.detect.rules.model import Priority
+from yamori.sensor.captures import CaptureRecorder, event_doc
 from yamori.sensor.containers import ContainerResolver, container_id_from_cgroup_name
+from yamori.sensor.drift import DriftGuard, is_written_event
 from yamori.sensor.interface import CaptureBackend, ContainerInfo, ProcessInfo, RawRecord, RecordKind
+from yamori.sensor.metrics import EvalHistogram
 from yamori.sensor.proctable import ProcessTable
 
 __all__ = [
@@ -93,6 +99,27 @@ def append_container_output(compiled: CompiledRules, suffix: str = CONTAINER_OUT
     for rule in compiled.rules:
         if rule.source == "syscall":
             rule.output = OutputTemplate.parse(rule.output.text + suffix)
+
+
+def _absolute(path: str, proc: ProcessInfo) -> str:
+    """A record's path made absolute with the process's known cwd (no /proc read)."""
+    if path.startswith("/"):
+        return posixpath.normpath(path)
+    return posixpath.normpath(posixpath.join(proc.cwd or "/", path))
+
+
+_PATH_ARGS = ("name", "path", "filename", "pathname", "linkpath", "newpath", "dir")
+
+
+def _record_path(rec: RawRecord, proc: ProcessInfo) -> str | None:
+    """The main path of a syscall record, absolute when the cwd is known (captures)."""
+    if rec.kind != RecordKind.SYSCALL:
+        return None
+    for name in _PATH_ARGS:
+        value = rec.args.get(name)
+        if isinstance(value, str) and value:
+            return value if value.startswith("/") or proc.cwd is None else _absolute(value, proc)
+    return None
 
 
 def _passwd_names(path: Path, id_field: int) -> dict[int, str]:
@@ -170,6 +197,7 @@ class SensorCounters:
     dropped: Counter[str] = field(default_factory=Counter)  # records dropped on a full queue
     skipped: Counter[str] = field(default_factory=Counter)  # records no rule wants (table only)
     alerts: int = 0
+    alerts_by_rule: Counter[tuple[str, str]] = field(default_factory=Counter)  # (rule, priority)
     unprocessed: int = 0  # records still queued at stop (--duration, signal)
     started: float = field(default_factory=time.monotonic)
 
@@ -200,6 +228,12 @@ class SensorRunner:
         containers: ContainerResolver | None = None,
         queue_size: int = 65536,
         reorder_ns: int = 20_000_000,
+        drift: DriftGuard | None = None,
+        recorder: CaptureRecorder | None = None,
+        capture_rules: frozenset[str] = frozenset(),
+        capture_priority: Priority | None = None,
+        capture_durations: dict[str, float] | None = None,
+        hostname: str = "",
     ) -> None:
         self.engine = Engine(compiled, rule_matching="all" if rule_matching == "all" else "first")
         self.wanted, _ = rule_evttypes(compiled)
@@ -217,6 +251,13 @@ class SensorRunner:
         self._num = 0
         self._stop = threading.Event()
         self._reader: threading.Thread | None = None
+        self.drift = drift
+        self.recorder = recorder
+        self.capture_rules = capture_rules
+        self.capture_priority = capture_priority
+        self.capture_durations = capture_durations or {}
+        self.hostname = hostname
+        self.eval_hist = EvalHistogram()
 
     def start_reader(self) -> None:
         """Drain the backend into the queue on a thread of its own (drop and count when full)."""
@@ -228,6 +269,8 @@ class SensorRunner:
                 for rec in self.backend.records():
                     if rec.kind == RecordKind.EXEC:
                         self._prefetch_container(rec)
+                        if self.drift is not None:
+                            self.drift.check_exec(rec)  # earliest point: kill before reordering
                     try:
                         put(rec)
                     except queue.Full:
@@ -266,6 +309,8 @@ class SensorRunner:
         while not self._stop.is_set():
             if deadline is not None and time.monotonic() >= deadline:
                 break
+            if self.recorder is not None:
+                self.recorder.tick()
             try:
                 item = get(timeout=0.02)
             except queue.Empty:
@@ -310,37 +355,75 @@ class SensorRunner:
             self.handle(rec)
 
     def handle(self, rec: RawRecord) -> None:
-        """Fold one record into the process table and, if a rule may want it, run the rules."""
+        """Fold one record into the process table and, if a rule may want it, run the rules.
+
+        Drift bookkeeping (paths containers wrote) and the capture ring buffers see every
+        record of a container process, also those no rule wants.
+        """
         table = self.table
         kind = rec.kind
+        wanted = True
         if kind == RecordKind.FORK:
             table.on_fork(rec)
-            if "clone" not in self.wanted:
-                self.counters.skipped["clone"] += 1
-                return
+            wanted = "clone" in self.wanted
             proc = table.get(rec.pid)
         elif kind == RecordKind.EXIT:
             table.on_exit(rec)
-            if "procexit" not in self.wanted:
-                self.counters.skipped["procexit"] += 1
-                return
+            wanted = "procexit" in self.wanted
             proc = table.get(rec.pid)
         elif kind == RecordKind.EXEC:
             proc = table.on_exec(rec)
+            proc.drift_killed = rec.killed
+            if rec.drift is not None:
+                proc.exe_upper_layer = rec.drift
+            elif self.drift is not None:
+                proc.exe_upper_layer = self.drift.decide_late(
+                    proc.container_id, rec.exepath, rec.pid, proc.cwd
+                )
+            else:
+                proc.exe_upper_layer = None
         else:
             if rec.res >= 0 and rec.evt_type in ("chdir", "fchdir"):
                 path = rec.args.get("path", "")
                 table.on_chdir(rec.pid, path if isinstance(path, str) else "")
-            if rec.evt_type not in self.wanted:
-                self.counters.skipped[rec.evt_type] += 1
-                return
-            proc = table.lookup(rec.pid)
+            wanted = rec.evt_type in self.wanted
+            proc = table.lookup(rec.pid) if wanted else table.get(rec.pid)
+            if self.drift is not None and proc is not None and proc.container_id != "host":
+                written = is_written_event(rec)
+                if written is not None:
+                    self.drift.note_written(proc.container_id, _absolute(written, proc))
+        recorder = self.recorder
+        if recorder is not None and proc is not None and proc.container_id != "host":
+            wall = self.context.wall_ns(rec.ts)
+            recorder.add(proc.container_id, wall, event_doc(rec, proc, wall, _record_path(rec, proc)))
+        if not wanted:
+            self.counters.skipped[rec.evt_type] += 1
+            return
         self._num += 1
         event = SyscallEvent(rec, proc, self.context, self._num)
         self.counters.events[rec.evt_type] += 1
-        for alert in self.engine.process(event):
+        t0 = time.perf_counter_ns()
+        alerts = self.engine.process(event)
+        self.eval_hist.observe_ns(time.perf_counter_ns() - t0)
+        for alert in alerts:
             self.counters.alerts += 1
+            self.counters.alerts_by_rule[(alert.rule, alert.priority)] += 1
             self.emit(alert)
+            if recorder is not None and proc is not None and proc.container_id != "host":
+                self._maybe_capture(alert, proc)
+
+    def _maybe_capture(self, alert: Alert, proc: ProcessInfo) -> None:
+        """Start a capture when the rule says ``capture: true`` or its priority is high enough."""
+        assert self.recorder is not None
+        wanted = alert.rule in self.capture_rules
+        if not wanted and self.capture_priority is not None:
+            prio = Priority.parse(alert.priority)
+            wanted = prio is not None and prio <= self.capture_priority
+        if not wanted:
+            return
+        doc = json.loads(alert_to_json(alert, self.hostname))
+        info = self.context.container(proc.container_id)
+        self.recorder.trigger(proc.container_id, info, doc, self.capture_durations.get(alert.rule))
 
     def join(self, timeout: float = 5.0) -> None:
         if self._reader is not None:

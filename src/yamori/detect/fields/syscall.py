@@ -115,6 +115,7 @@ def _table() -> list[FieldInfo]:
         f("proc.is_sid_leader", B, "Session leader"),
         f("proc.is_exe_writable", B, "Executable writable by the process's user"),
         f("proc.is_exe_upper_layer", B, "Executable in an overlayfs upper layer"),
+        f("yamori.drift.action", S, "What the sensor did about a drifted process: killed or alerted"),
         f("proc.is_exe_from_memfd", B, "Executable is a memfd"),
         f("proc.exe_ino", INT, "Executable inode"),
         f("proc.exe_ino.ctime", INT, "Executable ctime"),
@@ -630,6 +631,12 @@ def _build() -> dict[str, _Extractor]:
         "proc.ppid.duration": lambda e, a: _duration(e, e.ancestor(1)),
         "proc.pid.ts": lambda e, a: e.ctx.wall_ns(e.proc.start_ns) if e.proc and e.proc.start_ns else None,
         "proc.is_container_healthcheck": lambda e, a: False,
+        "proc.is_exe_upper_layer": lambda e, a: e.proc.exe_upper_layer if e.proc else None,
+        "yamori.drift.action": lambda e, a: (
+            None
+            if e.proc is None or not e.proc.exe_upper_layer
+            else ("killed" if e.proc.drift_killed else "alerted")
+        ),
         "proc.is_container_liveness_probe": lambda e, a: False,
         "proc.is_container_readiness_probe": lambda e, a: False,
         "thread.tid": lambda e, a: e.rec.tid,
