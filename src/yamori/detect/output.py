@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from yamori.detect.fields.interface import Event, FieldClass
 
 __all__ = [
@@ -278,4 +280,7 @@ def alert_to_json(alert: Alert, hostname: str) -> str:
         "tags": sorted(alert.tags),
         "time": rfc3339_ns(alert.time),
     }
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    try:  # orjson: the same compact, UTF-8 text, several times faster on a busy alert stream
+        return orjson.dumps(doc).decode("utf-8")
+    except (TypeError, orjson.JSONEncodeError):  # lone surrogates, integers beyond 64 bits
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
