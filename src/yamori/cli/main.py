@@ -319,6 +319,7 @@ def _run(
     vuln: VulnSettings | None = None,
     server_url: str | None = None,
     token: str | None = None,
+    annotate: Callable[[ScanResult], None] | None = None,
 ) -> None:
     if fmt not in formats():
         raise fail(f"unknown format {fmt!r}; choose one of: {', '.join(formats())}")
@@ -339,6 +340,8 @@ def _run(
         raise fail("interrupted", 130) from None
     if vuln is not None and vuln.enabled:
         _add_vulnerabilities(result, vuln)
+    if annotate is not None:
+        annotate(result)
     _emit(result, fmt, output, vuln.fail_on if vuln else None)
     if server_url:
         from yamori.report.json import result_to_dict
@@ -393,11 +396,21 @@ def sbom(target: str, **opts: Any) -> None:
     _run(target, lambda s, adv, tot: scan_any(target, s, options, adv, tot), vuln=vuln, **opts)
 
 
+def _mark_in_use(result: ScanResult) -> None:
+    """`--in-use`: mark packages and findings with what `yamori sensor` saw loaded (warn if nothing)."""
+    from yamori.vulndb.inuse import apply_in_use
+
+    warning = apply_in_use(result)
+    if warning:
+        click.echo(f"yamori: warning: {warning}", err=True)
+
+
 @app.command()
 @click.argument("reference")
 @output_options("table")
 @image_options
 @vuln_options
+@click.option("--in-use", is_flag=True, help="Rank packages `yamori sensor` saw loaded first.")
 def image(reference: str, **opts: Any) -> None:
     """Inventory of a container image, each package with the layer that introduced it.
 
@@ -418,6 +431,7 @@ def image(reference: str, **opts: Any) -> None:
         reference,
         lambda s, adv, tot: scan_image_reference(reference, s, options, adv, tot),
         vuln=vuln,
+        annotate=_mark_in_use if opts.pop("in_use") else None,
         **opts,
     )
 

@@ -144,6 +144,10 @@ def _compile(paths: tuple[str, ...]) -> tuple[CompiledRules, dict[str, float]]:
     help="How long a capture keeps recording after the alert.",
 )  # fmt: skip
 @click.option(
+    "--in-use/--no-in-use", "in_use", default=True, show_default=True,
+    help="Record which image files container processes execute, open and map (yamori image --in-use).",
+)  # fmt: skip
+@click.option(
     "--metrics-port", type=click.IntRange(1, 65535), default=None,
     help="Serve Prometheus metrics on 127.0.0.1:PORT.",
 )  # fmt: skip
@@ -163,14 +167,17 @@ def sensor(
     capture_priority: str | None,
     capture_seconds: float,
     metrics_port: int | None,
+    in_use: bool,
 ) -> None:
     """Capture syscalls with bpftrace and run Falco's syscall rules on them (needs root)."""
     from yamori.cli.detect import _dispatcher
+    from yamori.config import data_dir
     from yamori.detect.rules.model import Priority
     from yamori.sensor.bpftrace import BpftraceBackend, BpftraceError, available_syscalls, generate_program
     from yamori.sensor.captures import CaptureRecorder
     from yamori.sensor.containers import ContainerResolver
     from yamori.sensor.drift import WRITE_TYPES, DriftGuard, DriftPolicy
+    from yamori.sensor.inuse import OPEN_TYPES, InUseRecorder
     from yamori.sensor.runner import SensorRunner, append_container_output, rule_evttypes, unfilled_fields
 
     binary = check_preconditions()
@@ -184,6 +191,8 @@ def sensor(
     available = available_syscalls(TRACEFS)
     # drift tracking: what containers create, rename or chmod +x (only where the kernel has it)
     extra = {t for t in WRITE_TYPES if available is None or t in available}
+    if in_use:  # packages in use: read opens of container processes (see sensor/inuse.py)
+        extra |= {t for t in OPEN_TYPES if available is None or t in available}
     program, attached, skipped = generate_program(
         types | extra, os.getpid(), available=available, emit_failed_opens=failed_opens
     )
@@ -205,6 +214,7 @@ def sensor(
     )
     prio = Priority.parse(capture_priority) if capture_priority else None
     recorder = CaptureRecorder(seconds=capture_seconds) if (capture_rules or prio is not None) else None
+    inuse = InUseRecorder(containers.get, data_dir() / "inuse") if in_use else None
     runner = SensorRunner(
         compiled,
         backend,
@@ -217,6 +227,7 @@ def sensor(
         capture_priority=prio,
         capture_durations={k: v for k, v in capture_rules.items() if v > 0},
         hostname=hostname,
+        inuse=inuse,
     )
     if metrics_port is not None:
         from yamori.sensor.metrics import serve_metrics
@@ -266,6 +277,8 @@ def sensor(
         runner.context.containers.close()
         if recorder is not None:
             recorder.close()
+        if inuse is not None:
+            inuse.close()
         dispatcher.close()
     stats = backend.stats
     counters = runner.counters
@@ -287,6 +300,14 @@ def sensor(
         click.echo(
             f"yamori sensor: captures={rs.captures} dropped_lines={rs.dropped_lines} "
             f"write_errors={rs.write_errors}",
+            err=True,
+        )
+    if inuse is not None:
+        us = inuse.stats
+        click.echo(
+            f"yamori sensor: in use: paths={us.paths} images={len(inuse.images())} dropped={us.dropped} "
+            f"maps_read={us.maps_read} maps_gone={us.maps_gone} unresolved={us.unresolved} "
+            f"writes={us.writes} write_errors={us.write_errors} ({inuse.directory})",
             err=True,
         )
     top = ", ".join(f"{t}={n}" for t, n in counters.events.most_common(8))

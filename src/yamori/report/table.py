@@ -33,6 +33,8 @@ def _vuln_row(result: ScanResult, vuln: VulnFinding) -> list[str]:
     d = vuln.details
     severity = vuln.finding.severity
     marker = " KEV" if d.kev else ""
+    if vuln.finding.evidence.get("in_use") is True:  # `--in-use`: the sensor saw it loaded
+        marker += " IN USE"
     epss = "" if d.epss_score is None else f"{d.epss_score:.3f}"
     # Names and versions are scanned content: escaped, so a "[" in them is not taken as markup.
     return [

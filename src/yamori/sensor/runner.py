@@ -38,6 +38,7 @@ from yamori.sensor.captures import CaptureRecorder, event_doc
 from yamori.sensor.containers import ContainerResolver, container_id_from_cgroup_name
 from yamori.sensor.drift import DriftGuard, is_written_event
 from yamori.sensor.interface import CaptureBackend, ContainerInfo, ProcessInfo, RawRecord, RecordKind
+from yamori.sensor.inuse import OPEN_TYPES, InUseRecorder
 from yamori.sensor.metrics import EvalHistogram
 from yamori.sensor.proctable import ProcessTable
 
@@ -234,6 +235,7 @@ class SensorRunner:
         capture_priority: Priority | None = None,
         capture_durations: dict[str, float] | None = None,
         hostname: str = "",
+        inuse: InUseRecorder | None = None,
     ) -> None:
         self.engine = Engine(compiled, rule_matching="all" if rule_matching == "all" else "first")
         self.wanted, _ = rule_evttypes(compiled)
@@ -258,6 +260,7 @@ class SensorRunner:
         self.capture_durations = capture_durations or {}
         self.hostname = hostname
         self.eval_hist = EvalHistogram()
+        self.inuse = inuse
 
     def start_reader(self) -> None:
         """Drain the backend into the queue on a thread of its own (drop and count when full)."""
@@ -311,6 +314,8 @@ class SensorRunner:
                 break
             if self.recorder is not None:
                 self.recorder.tick()
+            if self.inuse is not None:
+                self.inuse.tick()
             try:
                 item = get(timeout=0.02)
             except queue.Empty:
@@ -382,6 +387,8 @@ class SensorRunner:
                 )
             else:
                 proc.exe_upper_layer = None
+            if self.inuse is not None:
+                self.inuse.on_exec(rec, proc)
         else:
             if rec.res >= 0 and rec.evt_type in ("chdir", "fchdir"):
                 path = rec.args.get("path", "")
@@ -392,6 +399,8 @@ class SensorRunner:
                 written = is_written_event(rec)
                 if written is not None:
                     self.drift.note_written(proc.container_id, _absolute(written, proc))
+            if self.inuse is not None and proc is not None and rec.evt_type in OPEN_TYPES:
+                self.inuse.on_open(rec, proc)
         recorder = self.recorder
         if recorder is not None and proc is not None and proc.container_id != "host":
             wall = self.context.wall_ns(rec.ts)
