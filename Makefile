@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv system-deps lint typecheck unit bench bench-vulndb bench-detect bench-cloud bench-iac bench-sensor clean
+.PHONY: run test venv system-deps lint typecheck unit bench bench-vulndb bench-detect bench-cloud bench-iac bench-sensor bench-server clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c "import ensurepip, venv" >/dev/null 2>&1 || scripts/install-system-deps.sh python
@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## The main job on the embedded default: an inventory of this host, as a table.
+## The main job on the embedded default: server and console on 127.0.0.1:8470, a first scan of
+## this host and its podman images, the sensor when root with bpftrace; prints URL and token.
 run: venv
-	$(BIN)/yamori host
+	$(BIN)/yamori up
 
 system-deps:
 	scripts/install-system-deps.sh test
@@ -54,6 +55,9 @@ bench-iac: venv
 
 bench-sensor: venv
 	$(BIN)/python bench/sensor.py
+
+bench-server: venv
+	$(BIN)/python bench/server.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -597,6 +597,9 @@ def write_results(
         "[RESULTS_iac.md](RESULTS_iac.md) (`make bench-iac`).",
         "- Runtime sensor (`yamori sensor` with bpftrace): workload slowdown alone / bare tracepoints / "
         "sensor, events/s, drops, sensor RSS: [RESULTS_sensor.md](RESULTS_sensor.md) (`make bench-sensor`).",
+        "- Server (`yamori server` on SQLite): alerts/s accepted with no loss, console page times and "
+        "RSS with 100,000 findings, SIGKILL mid-stream: [RESULTS_server.md](RESULTS_server.md) "
+        "(`make bench-server`).",
     ]
     return "\n".join(lines) + "\n"
 

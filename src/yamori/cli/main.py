@@ -540,6 +540,10 @@ from yamori.cli.server import server as _server_group  # noqa: E402  (FastAPI/SQ
 
 app.add_command(_server_group)
 
+from yamori.cli.up import up as _up_command  # noqa: E402  (server, scans and sensor load inside)
+
+app.add_command(_up_command)
+
 
 def main() -> None:
     app(prog_name="yamori")
