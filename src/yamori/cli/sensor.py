@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from yamori.server_client import server_options
+
 if TYPE_CHECKING:
     from yamori.detect.compiler import CompiledRules
 
@@ -151,6 +153,7 @@ def _compile(paths: tuple[str, ...]) -> tuple[CompiledRules, dict[str, float]]:
     "--metrics-port", type=click.IntRange(1, 65535), default=None,
     help="Serve Prometheus metrics on 127.0.0.1:PORT.",
 )  # fmt: skip
+@server_options
 def sensor(
     rules_files: tuple[str, ...],
     fmt: str,
@@ -168,6 +171,8 @@ def sensor(
     capture_seconds: float,
     metrics_port: int | None,
     in_use: bool,
+    server_url: str | None,
+    token: str | None,
 ) -> None:
     """Capture syscalls with bpftrace and run Falco's syscall rules on them (needs root)."""
     from yamori.cli.detect import _dispatcher
@@ -206,7 +211,9 @@ def sensor(
         click.echo(f"yamori sensor: fields the rules use that stay <NA>: {', '.join(missing)}", err=True)
 
     hostname = socket.gethostname()
-    dispatcher = _dispatcher(fmt, output, webhooks, None, "local0", "0", None, hostname)
+    dispatcher = _dispatcher(
+        fmt, output, webhooks, None, "local0", "0", None, hostname, server_url=server_url, token=token
+    )
     backend = BpftraceBackend(program, bpftrace=binary)
     containers = ContainerResolver()
     policy = DriftPolicy(
