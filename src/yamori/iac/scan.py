@@ -44,6 +44,8 @@ __all__ = ["IacScan", "IacScanError", "IacScanOptions", "qualify", "run_scan"]
 
 PROVIDER: Final = "iac"
 _MAX_LOCATIONS: Final = 20
+# Adapters whose units are evaluated in child processes (tfparse): scheduled first.
+_OUT_OF_PROCESS: Final = frozenset({"terraform"})
 
 
 class IacScanError(Exception):
@@ -164,9 +166,23 @@ def load(paths: list[Path], options: IacOptions, on_unit: Callable[[str], None] 
             on_unit(rel)
         return out
 
-    with ThreadPoolExecutor(max_workers=_workers()) as pool:
-        results = list(pool.map(one, jobs))
-    for (prefix, rel, _, _, _), out in zip(jobs, results, strict=True):
+    # Out-of-process units first: their child processes then run while the threads parse
+    # templates in this process, instead of all queueing up at the end. Merge order below is
+    # still the job order.
+    order = sorted(range(len(jobs)), key=lambda i: (jobs[i][2].name not in _OUT_OF_PROCESS, i))
+    results: list[IacResult | None] = [None] * len(jobs)
+    try:
+        with ThreadPoolExecutor(max_workers=_workers()) as pool:
+            for index, out in zip(order, pool.map(one, [jobs[i] for i in order]), strict=True):
+                results[index] = out
+    finally:
+        for dialect in adapters:
+            close = getattr(dialect, "close", None)  # adapters holding workers between units
+            if callable(close):
+                close()
+    for (prefix, rel, _, _, _), maybe in zip(jobs, results, strict=True):
+        assert maybe is not None
+        out = maybe
         loaded.units += 1
         if out.resources or not out.errors:
             loaded.scanned += 1

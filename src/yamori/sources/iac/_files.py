@@ -13,7 +13,7 @@ from pathlib import Path
 
 from yamori.sources.iac.interface import IacIssue
 
-__all__ = ["inside", "read_text", "relative", "walk_files"]
+__all__ = ["directory_files", "inside", "read_text", "relative", "skipped_dir", "walk_files"]
 
 # Directories that hold tool caches or vendored copies, never the user's own declarations.
 _SKIP_DIRS = frozenset({".git", ".terraform", "node_modules", ".venv", "__pycache__", ".serverless"})
@@ -68,3 +68,29 @@ def walk_files(root: Path) -> Iterator[Path]:
         dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
         for name in sorted(files):
             yield Path(current) / name
+
+
+def skipped_dir(rel: Path) -> bool:
+    """True when a path relative to the scan root lies in a directory :func:`walk_files` skips."""
+    return any(part in _SKIP_DIRS for part in rel.parts)
+
+
+def directory_files(directory: Path) -> list[Path]:
+    """The entries of one directory that :func:`walk_files` would yield (sorted, not recursive).
+
+    Why: the Terraform adapter stages a module's own directory and the local modules it calls,
+    not the whole tree, and must see the same files (symlinks included) a walk would.
+    """
+    try:
+        with os.scandir(directory) as entries:
+            names = sorted(e.name for e in entries if not _is_dir(e))
+    except OSError:
+        return []
+    return [directory / name for name in names]
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # follows symlinks, as os.walk's classification does
+    except OSError:
+        return False

@@ -1,27 +1,43 @@
 """Terraform adapter: HCL directories, ``terraform show -json`` plans and state files.
 
 HCL is evaluated by ``tfparse`` (variables with defaults and tfvars, locals, count, for_each,
-dynamic blocks, local modules) in a child process on a *staged copy* of the scanned tree that
-holds only Terraform files that resolve inside it: a symlink or module path leaving the tree is
-never read, and a tfparse crash costs one module, which is then read by python-hcl2 (no
-evaluation: what is not a literal, a variable or a local becomes ``UNKNOWN``). Plans and state
-files already hold values; unknown-after-apply values become ``UNKNOWN``.
+dynamic blocks, local modules) in a child process on a *staged copy* of the module's directory
+and the local modules it calls, holding only Terraform files that resolve inside the scanned
+tree: a symlink or module path leaving the tree is never read, and a tfparse crash costs one
+module, which is then read by python-hcl2 (no evaluation: what is not a literal, a variable or a
+local becomes ``UNKNOWN``). The child processes are long-lived workers shared by the modules of
+a scan (start-up cost paid once per worker, not per module), each request under its own
+timeout. Plans and state files already hold values; unknown-after-apply values become
+``UNKNOWN``.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
+import os
 import re
+import select
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
 from yamori.model.resource import UNKNOWN
-from yamori.sources.iac._files import inside, read_text, relative, walk_files
+from yamori.sources.iac._files import (
+    directory_files,
+    inside,
+    read_text,
+    relative,
+    skipped_dir,
+    walk_files,
+)
 from yamori.sources.iac.interface import IacAdapter, IacIssue, IacOptions, IacResult, reference
 from yamori.sources.iac.mapping_aws import TERRAFORM, Block, build_resources
 
@@ -44,6 +60,7 @@ _META_ARGS: Final = frozenset(
 )
 _MAX_STAGED_FILES: Final = 5000
 _MODULE_SOURCE = re.compile(r'^\s*source\s*=\s*"([^"]*)"', re.M)
+_LOCAL_SOURCE = re.compile(r'"?\bsource"?\s*[=:]\s*"(\.\.?/[^"]*)"')
 # A template that tfparse could not resolve keeps its ``${...}``; IAM policy variables such as
 # ``${aws:username}`` (a colon, no spaces) are literal text, not Terraform expressions.
 _UNRESOLVED = re.compile(r"\$\{(?![A-Za-z0-9_-]+:[A-Za-z0-9_/-]+\})")
@@ -101,6 +118,11 @@ class TerraformAdapter(IacAdapter):
         roots = [d for d in sorted(dirs) if d.resolve() not in used]
         return [*roots, *files]
 
+    def close(self) -> None:
+        """End the tfparse worker processes kept between modules (the scan calls this when it
+        has loaded every unit; a later load starts new ones)."""
+        _POOL.close()
+
     def load(self, path: Path, options: IacOptions | None = None, *, root: Path | None = None) -> IacResult:
         options = options or IacOptions()
         root = root or (path if path.is_dir() else path.parent)
@@ -119,36 +141,61 @@ ADAPTER: Final = TerraformAdapter()
 # --- HCL through tfparse -------------------------------------------------------------------
 
 
-def _stage(root: Path, result: IacResult, max_bytes: int) -> tuple[Path, set[Path]]:
-    """Copy the Terraform files of ``root`` that resolve inside it into a temporary tree.
+def _stage(directory: Path, root: Path, result: IacResult, max_bytes: int) -> tuple[Path, set[Path]]:
+    """Copy the Terraform files of ``directory`` and of the local modules it calls (transitively)
+    that resolve inside ``root`` into a temporary tree laid out as under ``root``.
+
+    Why not the whole tree: a module can only read its own directory and the local module
+    sources it names, and copying every file under the root once per root module made a scan of
+    N modules cost N x (all files). Module sources are found by a loose pattern (HCL
+    ``source = "./x"`` and JSON ``"source": "./x"`` anywhere in a file): one too many only
+    stages an extra directory, one too few would lose a module.
 
     Returns the staging directory and the set of (relative) directories that lost a file
     (escaping symlinks), which are then read without tfparse so no outside content is used.
     """
     stage = Path(tempfile.mkdtemp(prefix="yamori-tf-"))
     tainted: set[Path] = set()
+    real_root = root.resolve()
+    pending = [directory.resolve()]
+    seen: set[Path] = set()
     count = 0
-    for path in walk_files(root):
-        if not path.name.endswith((*_HCL_SUFFIXES, *_VAR_SUFFIXES)):
+    while pending:
+        current = pending.pop()
+        if current in seen:
             continue
-        rel = path.relative_to(root)
-        text, issue = read_text(path, root, max_bytes)
-        if issue is not None:
-            result.errors.append(issue)
-            tainted.add(rel.parent)
+        seen.add(current)
+        if current != real_root and real_root not in current.parents:
+            continue  # a module path leaving the root: warned about by _warn_modules
+        rel = current.relative_to(real_root)
+        if skipped_dir(rel):
             continue
-        count += 1
-        if count > _MAX_STAGED_FILES:
-            result.errors.append(
-                IacIssue(
-                    relative(root, root) or ".",
-                    f"more than {_MAX_STAGED_FILES} Terraform files; the rest skipped",
+        for path in directory_files(root / rel):
+            if not path.name.endswith((*_HCL_SUFFIXES, *_VAR_SUFFIXES)):
+                continue
+            text, issue = read_text(path, root, max_bytes)
+            if issue is not None:
+                result.errors.append(issue)
+                tainted.add(rel)
+                continue
+            count += 1
+            if count > _MAX_STAGED_FILES:
+                result.errors.append(
+                    IacIssue(
+                        relative(root, root) or ".",
+                        f"more than {_MAX_STAGED_FILES} Terraform files; the rest skipped",
+                    )
                 )
-            )
-            break
-        target = stage / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text or "", encoding="utf-8")
+                return stage, tainted
+            target = stage / rel / path.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text or "", encoding="utf-8")
+            if path.name.endswith(_HCL_SUFFIXES):
+                for source in _LOCAL_SOURCE.findall(text or ""):
+                    try:
+                        pending.append((current / source).resolve())
+                    except (OSError, RuntimeError):  # symlink loop
+                        continue
     return stage, tainted
 
 
@@ -171,28 +218,166 @@ def _var_files(
     return found
 
 
+_WORKER_COMMAND: Final = (sys.executable, "-m", "yamori.sources.iac._tfparse_worker", "--serve")
+_MAX_JOBS_PER_WORKER: Final = 200  # a fresh worker now and then bounds whatever the Go side keeps
+
+
+class _TfparseWorker:
+    """One long-lived tfparse child process (see ``_tfparse_worker``) serving requests in turn.
+
+    Why a child at all: a Go panic must cost one module, not the scan. Why long-lived: process
+    start-up was most of the per-module cost. A worker that crashed or overran its timeout is
+    killed and never reused; the next request gets a fresh one.
+    """
+
+    def __init__(self) -> None:
+        # A file, not a pipe: nothing to drain, no deadlock; it lives as long as the worker.
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115
+        self.process = subprocess.Popen(
+            _WORKER_COMMAND,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+        )
+        self.buffer = b""
+        self.jobs = 0
+        self.alive = True
+
+    def evaluate(
+        self, directory: Path, var_files: list[str], timeout: float
+    ) -> tuple[dict[str, Any] | None, str]:
+        """tfparse's JSON for ``directory``, or None and a one-line reason (error, crash, timeout)."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.jobs += 1
+        error_offset = self.stderr.seek(0, os.SEEK_END)
+        request = json.dumps({"dir": str(directory), "vars": var_files}) + "\n"
+        try:
+            self.process.stdin.write(request.encode("utf-8"))
+            self.process.stdin.flush()
+        except OSError:
+            return None, self._crashed(error_offset)
+        line = self._read_line(time.monotonic() + timeout)
+        if line is None:
+            if self.alive:  # timed out, still running
+                self.close(kill=True)
+                return None, f"tfparse did not finish in {timeout:.0f}s"
+            return None, self._crashed(error_offset)
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            self.close(kill=True)
+            return None, "tfparse printed invalid JSON"
+        if not isinstance(reply, dict):
+            return None, "tfparse printed no object"
+        if "error" in reply:
+            return None, str(reply["error"]).removeprefix("unable to create TerraformConverter: ")
+        data = reply.get("data")
+        return (data, "") if isinstance(data, dict) else (None, "tfparse printed no object")
+
+    def _read_line(self, deadline: float) -> bytes | None:
+        """The next reply line; None at end of output (the worker died, ``alive`` is False)
+        or at the deadline (``alive`` stays True)."""
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        while b"\n" not in self.buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                self.alive = False
+                return None
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line
+
+    def _crashed(self, error_offset: int) -> str:
+        """The reason a worker died: Go's ``panic:`` line, else its first line of stderr."""
+        self._stop(kill=True)
+        self.stderr.seek(error_offset)
+        lines = self.stderr.read().decode("utf-8", "replace").splitlines()
+        self.close()
+        panic = next((line for line in lines if line.startswith("panic:")), None)
+        reason = panic or next(
+            (line for line in lines if line.strip()), f"exit status {self.process.returncode}"
+        )
+        return reason.removeprefix("unable to create TerraformConverter: ")
+
+    def _stop(self, *, kill: bool) -> None:
+        self.alive = False
+        if self.process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+        if kill and self.process.returncode is None:
+            self.process.kill()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def close(self, *, kill: bool = False) -> None:
+        """Stop the worker: closing stdin ends it; ``kill`` for one that hung or misbehaved."""
+        self._stop(kill=kill)
+        self.stderr.close()
+
+
+class _WorkerPool:
+    """Idle tfparse workers shared by the threads that load modules.
+
+    A thread takes an idle worker or starts one, so there are never more workers than modules
+    being loaded at once (the scan's thread count). Workers end with :meth:`close` (the scan
+    calls it through :meth:`TerraformAdapter.close`) or, at the latest, at interpreter exit.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.idle: list[_TfparseWorker] = []
+
+    def run(self, directory: Path, var_files: list[str], timeout: float) -> tuple[dict[str, Any] | None, str]:
+        with self.lock:
+            worker = self.idle.pop() if self.idle else None
+        if worker is None:
+            try:
+                worker = _TfparseWorker()
+            except OSError as exc:
+                return None, f"cannot start tfparse: {exc.strerror or exc}"
+        try:
+            outcome = worker.evaluate(directory, var_files, timeout)
+        except BaseException:
+            worker.close(kill=True)
+            raise
+        if worker.alive and worker.jobs < _MAX_JOBS_PER_WORKER:
+            with self.lock:
+                self.idle.append(worker)
+        elif worker.alive:
+            worker.close()
+        return outcome
+
+    def close(self) -> None:
+        with self.lock:
+            workers, self.idle = self.idle, []
+        for worker in workers:
+            worker.close()
+
+
+_POOL: Final = _WorkerPool()
+atexit.register(_POOL.close)
+
+
 def _run_tfparse(directory: Path, var_files: list[str], timeout: float) -> tuple[dict[str, Any] | None, str]:
     """tfparse's JSON, or None and a one-line reason (error, crash, timeout)."""
-    command = [sys.executable, "-m", "yamori.sources.iac._tfparse_worker", str(directory), *var_files]
-    try:
-        done = subprocess.run(command, capture_output=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return None, f"tfparse did not finish in {timeout:.0f}s"
-    if done.returncode != 0:
-        lines = done.stderr.decode("utf-8", "replace").splitlines()
-        panic = next((line for line in lines if line.startswith("panic:")), None)
-        reason = panic or next((line for line in lines if line.strip()), f"exit status {done.returncode}")
-        return None, reason.removeprefix("unable to create TerraformConverter: ")
-    try:
-        data = json.loads(done.stdout)
-    except ValueError:
-        return None, "tfparse printed invalid JSON"
-    return (data, "") if isinstance(data, dict) else (None, "tfparse printed no object")
+    return _POOL.run(directory, var_files, timeout)
 
 
 def _load_directory(directory: Path, root: Path, options: IacOptions) -> IacResult:
     result = IacResult()
-    stage, tainted = _stage(root, result, options.max_file_bytes)
+    stage, tainted = _stage(directory, root, result, options.max_file_bytes)
     try:
         rel = directory.resolve().relative_to(root.resolve())
         staged = stage / rel
