@@ -1,4 +1,4 @@
-"""From cloud to code: `yamori cloud aws --code` and `yamori iac-drift` against moto.
+"""From cloud to code: `yamori cloud aws --code` and `yamori iac drift` against moto.
 
 The account is made with boto3 (a versioned bucket, a second bucket, a security group with one
 rule, a KMS key); a format-4 state (tests/fixtures/iac-drift/terraform.tfstate.in) is filled with
@@ -101,7 +101,7 @@ class Account:
 
     def drift(self, snapshot: Path, *extra: str) -> Result:
         return run(
-            "iac-drift", "--state", str(self.state), "--code", str(self.project),
+            "iac", "drift", "--state", str(self.state), "--code", str(self.project),
             "--snapshot", str(snapshot), *extra,
         )  # fmt: skip
 
@@ -253,7 +253,7 @@ def _snapshot(tmp_path: Path) -> Path:
 def test_bad_state_is_one_line_exit_2(tmp_path: Path, content: str, message: str) -> None:
     state = tmp_path / "terraform.tfstate"
     state.write_text(content)
-    result = run("iac-drift", "--state", str(state), "--snapshot", str(_snapshot(tmp_path)))
+    result = run("iac", "drift", "--state", str(state), "--snapshot", str(_snapshot(tmp_path)))
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and message in result.stderr
     assert result.stderr.startswith("yamori: error: ")
@@ -266,10 +266,10 @@ def test_cloud_aws_code_refuses_a_bad_state_before_calling_aws(tmp_path: Path) -
     assert result.exit_code == 2
     assert result.stderr.strip().endswith("(expected 4; run `terraform state pull` with Terraform >= 0.12)")
     missing = run(
-        "iac-drift", "--state", str(tmp_path / "none.tfstate"), "--snapshot", str(_snapshot(tmp_path))
+        "iac", "drift", "--state", str(tmp_path / "none.tfstate"), "--snapshot", str(_snapshot(tmp_path))
     )
     assert missing.exit_code == 2 and "no such state file" in missing.stderr
-    no_snapshot = run("iac-drift", "--state", str(state), "--snapshot", str(tmp_path / "nope.json"))
+    no_snapshot = run("iac", "drift", "--state", str(state), "--snapshot", str(tmp_path / "nope.json"))
     assert no_snapshot.exit_code == 2 and no_snapshot.stderr.count("\n") == 1
 
 

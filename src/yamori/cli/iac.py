@@ -105,7 +105,25 @@ def _gate(scan: IacScan, fail_on: str | None) -> None:
         raise click.exceptions.Exit(EXIT_FINDINGS)
 
 
-@click.command()
+class _ScanOrSubcommand(click.Group):
+    """``yamori iac PATH...`` scans; ``yamori iac drift ...`` (and any other subcommand) runs it.
+
+    Scanning is what users type most, so it needs no subcommand name, the way ``checkov -d`` or
+    ``trivy config`` work; a first argument naming a subcommand routes there instead.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] in self.commands:
+            return super().parse_args(ctx, args)
+        return super().parse_args(ctx, ["scan", *args])
+
+
+@click.group("iac", cls=_ScanOrSubcommand)
+def iac() -> None:
+    """Infrastructure as code: `yamori iac PATH...` scans, `yamori iac drift` compares with the cloud."""
+
+
+@iac.command("scan")
 @click.argument("paths", nargs=-1, required=True, type=PathType)
 @click.option(
     "--var-file", type=PathType, multiple=True, help="Terraform -var-file (repeatable, applied in order)."
@@ -141,12 +159,13 @@ def _gate(scan: IacScan, fail_on: str | None) -> None:
 @click.option("--show-unknown", is_flag=True, help="Table/SARIF: list UNKNOWN results (unresolved values).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and adapter logs.")
-def iac(**opts: Any) -> None:  # fmt: skip
+def scan_command(**opts: Any) -> None:  # fmt: skip
     """Scan infrastructure code (Terraform, CloudFormation, ...) against posture policies.
 
     Every file or directory in PATHS is read by every registered IaC adapter; nothing is
     executed. Findings name the file:line that declares them; UNKNOWN results (values the code
-    leaves open) are reported apart and never fail --fail-on.
+    leaves open) are reported apart and never fail --fail-on. `yamori iac drift` compares
+    Terraform state with a stored cloud scan.
     """
     from yamori.cli.main import progress_display
     from yamori.iac.scan import IacScanError, IacScanOptions, run_scan

@@ -1,4 +1,4 @@
-"""`yamori iac-drift`: what changed in the cloud behind Terraform's back.
+"""`yamori iac drift`: what changed in the cloud behind Terraform's back.
 
 Compares Terraform state (``--state``, format 4) with a stored cloud snapshot (``--snapshot``, a
 file or ``latest``/``previous`` from ``yamori cloud aws``) without calling AWS: drifted
@@ -123,7 +123,7 @@ def _write(report: DriftReport, fmt: str, out: TextIO) -> None:
         write_table(report, out)
 
 
-@click.command("iac-drift")
+@click.command("drift")
 @click.option(
     "--state",
     "states",

@@ -526,7 +526,7 @@ app.add_command(_iac_command)
 
 from yamori.cli.iac_drift import iac_drift as _iac_drift_command  # noqa: E402  (drift loads inside)
 
-app.add_command(_iac_drift_command)
+_iac_command.add_command(_iac_drift_command)  # `yamori iac drift`
 
 from yamori.cli.sensor import sensor as _sensor_command  # noqa: E402  (capture imports are inside)
 

@@ -15,7 +15,7 @@ code. Two sources know the mapping:
 
 :func:`load_code` reads the inputs once (strictly: a state of another format or not JSON is a
 :class:`LinkError`, one line), :meth:`CodeIndex.link` answers per live resource, and
-:func:`link_findings` is the hook ``yamori cloud aws --code`` calls. ``yamori iac-drift``
+:func:`link_findings` is the hook ``yamori cloud aws --code`` calls. ``yamori iac drift``
 (``yamori.iac.drift``) reuses the same index. Only click and the standard library are imported
 at module level: ``yamori.cli.cloud`` imports :data:`code_option` when the CLI starts.
 """
