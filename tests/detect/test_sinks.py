@@ -416,3 +416,35 @@ def test_queued_sink_close_gives_up_after_drain_timeout(
     sink.close()  # the endpoint never answers: close returns, and says what was lost
     assert sink.dropped == 2  # the two still queued (the one in flight is the worker's)
     assert "not delivered" in err.getvalue()
+
+
+class _BatchRecorder:
+    """A sink that takes batches; its first batch waits until released, so the rest queue up."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.release = threading.Event()
+        self.started = threading.Event()
+
+    def send(self, alert: Alert) -> None:  # pragma: no cover - QueuedSink prefers send_many
+        self.send_many([alert])
+
+    def send_many(self, alerts: list[Alert]) -> None:
+        self.started.set()
+        self.release.wait(10)
+        self.batches.append([a.rule for a in alerts])
+
+    def close(self) -> None:
+        pass
+
+
+def test_queued_sink_sends_bursts_as_batches() -> None:
+    inner = _BatchRecorder()
+    sink = QueuedSink(inner, "batch")
+    sink.send(make_alert(rule="R0"))
+    assert inner.started.wait(10)  # the worker holds R0's batch...
+    for i in range(1, 100):
+        sink.send(make_alert(rule=f"R{i}"))  # ...while 99 more queue
+    inner.release.set()
+    sink.close()
+    assert inner.batches == [["R0"], [f"R{i}" for i in range(1, 100)]]  # one request for the burst

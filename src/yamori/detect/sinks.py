@@ -197,6 +197,9 @@ class WebhookSink:
         self._report.summary()
 
 
+_MAX_BATCH = 500  # alerts per request for sinks that take several at once
+
+
 class QueuedSink:
     """Runs a slow sink (network) on its own thread behind a bounded queue.
 
@@ -226,14 +229,27 @@ class QueuedSink:
         self._thread.start()
 
     def _run(self) -> None:
+        send_many = getattr(self.inner, "send_many", None)
         while True:
-            alert = self._queue.get()
-            if alert is self._STOP:
-                return
+            batch = [self._queue.get()]
+            if send_many is not None:  # take what else is waiting: one request for a burst
+                while len(batch) < _MAX_BATCH and batch[-1] is not self._STOP:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+            stop = batch[-1] is self._STOP
+            alerts = [a for a in batch if a is not self._STOP]
             try:
-                self.inner.send(alert)
+                if send_many is not None and alerts:
+                    send_many(alerts)
+                else:
+                    for alert in alerts:
+                        self.inner.send(alert)
             except Exception as exc:  # a sink bug must not kill the worker
                 self._report.failed(f"{type(exc).__name__}: {exc}")
+            if stop:
+                return
 
     def send(self, alert: Alert) -> None:
         try:
@@ -313,16 +329,20 @@ class ServerSink:
         return True
 
     def send(self, alert: Alert) -> None:
-        line = (alert_to_json(alert, self.hostname) + "\n").encode("utf-8")
-        problem = self._post(line) if self._flush_spool() else "retry:server away; spooled"
+        self.send_many([alert])
+
+    def send_many(self, alerts: list[Alert]) -> None:
+        """One request for a batch (JSON lines): a busy sensor is limited by requests, not alerts."""
+        body = b"".join((alert_to_json(a, self.hostname) + "\n").encode("utf-8") for a in alerts)
+        problem = self._post(body) if self._flush_spool() else "retry:server away; spooled"
         if problem is None:
-            self.sent += 1
+            self.sent += len(alerts)
             self._report.ok()
             return
         if problem.startswith("retry:"):
             self.spool.parent.mkdir(parents=True, exist_ok=True)
             with self.spool.open("ab") as fh:
-                fh.write(line)
+                fh.write(body)
             return
         self._report.failed(problem)
 
