@@ -156,3 +156,16 @@ def test_server_sink_spools_while_the_server_is_away(live_server: tuple[str, str
     assert not spool.exists()
     alerts = httpx.get(f"{url}/api/v1/alerts", headers=auth(admin), params={"limit": 10}, timeout=10).json()
     assert sorted(a["rule"] for a in alerts["items"]) == ["First", "Second", "Third"]
+
+
+def test_iac_scan_submits_code_findings(live_server: tuple[str, str]) -> None:
+    url, admin = live_server
+    project = Path(__file__).resolve().parents[1] / "fixtures" / "iac-cli" / "tf"
+    result = CliRunner().invoke(cli, ["iac", str(project), "-f", "json", "--server", url, "--token", admin])
+    assert result.exit_code in (0, 1), result.stderr
+    assert f"submitted to {url}" in result.stderr
+    assets = httpx.get(
+        f"{url}/api/v1/assets", headers=auth(admin), params={"kind": "code"}, timeout=10
+    ).json()
+    assert assets["total"] > 0
+    assert all(a["kind"] == "code" for a in assets["items"])

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import click
 
+from yamori.server_client import server_options, submit_if_requested
+
 if TYPE_CHECKING:
     from yamori.iac.scan import IacScan
     from yamori.report.interface import PostureWriter
@@ -159,6 +161,7 @@ def iac() -> None:
 @click.option("--show-unknown", is_flag=True, help="Table/SARIF: list UNKNOWN results (unresolved values).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and adapter logs.")
+@server_options
 def scan_command(**opts: Any) -> None:  # fmt: skip
     """Scan infrastructure code (Terraform, CloudFormation, ...) against posture policies.
 
@@ -208,4 +211,8 @@ def scan_command(**opts: Any) -> None:  # fmt: skip
             f"yamori: wrote {scan.baseline_written} findings to baseline {opts['create_baseline']}", err=True
         )
     _emit(scan, opts["fmt"], opts["output"], opts["show_pass"], opts["show_unknown"])
+    if opts["server_url"]:
+        from yamori.report.posture_json import result_to_json
+
+        submit_if_requested(opts["server_url"], opts["token"], result_to_json(scan.result), "posture")
     _gate(scan, opts["fail_on"])

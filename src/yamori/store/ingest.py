@@ -367,7 +367,9 @@ def ingest_posture_scan(
                     "provider": payload.scan.get("provider"),
                 },
             )
-    assets = _upsert_assets(session, "cloud_resource", wanted, now)
+    # `yamori iac` reports in the same shape: its resources are code (file addresses), not cloud.
+    asset_kind = "code" if payload.scan.get("provider") == "iac" else "cloud_resource"
+    assets = _upsert_assets(session, asset_kind, wanted, now)
     counts = IngestCounts(assets=len(assets))
     by_asset = {assets[resource].id: findings for resource, findings in grouped.items()}
     _sync_findings(session, "posture", by_asset, now, counts)

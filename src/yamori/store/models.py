@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-ASSET_KINDS = ("image", "host", "cloud_resource", "k8s_object")
+ASSET_KINDS = ("image", "host", "cloud_resource", "k8s_object", "code")  # code: an IaC resource
 FINDING_STATUSES = ("open", "resolved", "suppressed")
 SCAN_KINDS = ("image", "posture", "alerts")
 ROLES = ("admin", "analyst", "viewer", "agent")

@@ -16,7 +16,9 @@ router = APIRouter(tags=["assets"])
 def assets(
     _who: Reader,
     store: StoreDep,
-    kind: Annotated[list[str] | None, Query(description="image, host, cloud_resource, k8s_object")] = None,
+    kind: Annotated[
+        list[str] | None, Query(description="image, host, cloud_resource, k8s_object, code")
+    ] = None,
     q: Annotated[str | None, Query(description="text in the name or key")] = None,
     sort: str = "last_seen",
     order: str = "desc",

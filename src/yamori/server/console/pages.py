@@ -37,6 +37,7 @@ KIND_LABELS = {
     "host": "Hosts",
     "cloud_resource": "Cloud resources",
     "k8s_object": "Workloads",
+    "code": "Code",
 }
 
 
