@@ -438,3 +438,28 @@ def test_several_accounts_by_assumed_role(
         if f["resource"].startswith("arn:aws:iam::") and ":user/" in f["resource"]
     }
     assert users == {("111111111111", "alice"), ("222222222222", "bob")}
+
+
+def test_all_accounts_of_an_organization(
+    moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--org-role-name: the organization's accounts are listed and each is scanned through the
+    role assumed in it; the caller's own account with the caller's credentials."""
+    _env(monkeypatch, tmp_path / "data")
+    moto.reset()
+    org = boto3.client("organizations", endpoint_url=moto.url, region_name="us-east-1")
+    org.create_organization(FeatureSet="ALL")
+    created = {
+        org.create_account(Email=f"{name}@example.com", AccountName=name)["CreateAccountStatus"]["AccountId"]
+        for name in ("prod", "dev")
+    }
+    result = run(
+        "cloud", "aws", "--endpoint-url", moto.url, "--regions", "us-east-1", "--services", "iam",
+        "--org-role-name", "OrganizationAccountAccessRole",
+        "--max-attempts", "1", "--rate-limit", "0", "-q", "-f", "json",
+    )  # fmt: skip
+    assert result.exit_code in (0, 1), result.stderr
+    report = json.loads(result.stdout)
+    scanned = {f["account"] for f in report["findings"]}
+    assert created <= scanned
+    assert "123456789012" in scanned  # moto's default (management) account, the caller
