@@ -98,6 +98,9 @@ class FindingRecord(Base):
         Index("ix_findings_status_severity", "status", "severity_rank"),
         Index("ix_findings_last_seen", "last_seen"),
         Index("ix_findings_rule", "rule_id"),
+        # migration 0002: the console's list order, and counts by status and severity
+        Index("ix_findings_kind_status_order", "kind", "status", "severity_rank", "risk", "id"),
+        Index("ix_findings_status_severity_name", "status", "severity"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

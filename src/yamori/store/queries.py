@@ -462,6 +462,12 @@ def list_scan_runs(session: Session, *, kind: list[str] | None, offset: int, lim
 # --- summary ---------------------------------------------------------------------------------
 
 
+def asset_counts(session: Session) -> dict[str, int]:
+    """Assets per kind (the inventory's tabs)."""
+    rows = session.execute(select(Asset.kind, func.count()).group_by(Asset.kind))
+    return {kind: count for kind, count in rows}
+
+
 def summary(session: Session, *, top: int = 10) -> dict[str, Any]:
     """The console's overview: counts by severity and status, assets by kind, recent alerts,
     and the open findings to fix first (known-exploited, then severity, then risk score)."""
@@ -473,9 +479,7 @@ def summary(session: Session, *, top: int = 10) -> dict[str, Any]:
     ):
         by_status.setdefault(status, {})[severity] = count
     open_by_severity = {name: by_status.get("open", {}).get(name, 0) for name in SEVERITY_RANK}
-    assets: dict[str, int] = {
-        kind: count for kind, count in session.execute(select(Asset.kind, func.count()).group_by(Asset.kind))
-    }
+    assets = asset_counts(session)
     since = utcnow() - timedelta(hours=24)
     alerts: dict[str, int] = {
         priority: count

@@ -20,6 +20,7 @@ from yamori.store.db import Store
 from yamori.store.models import ASSET_KINDS
 from yamori.store.queries import (
     FindingFilter,
+    asset_counts,
     asset_detail,
     finding_detail,
     list_alerts,
@@ -75,7 +76,7 @@ def inventory(request: Request, who: User) -> HTMLResponse:
         kind = "image"
     page = max(1, number(request, "page"))
     with _store(request).session() as session:
-        counts = summary(session, top=1)["assets"]["by_kind"]
+        counts = asset_counts(session)  # the tab counts only: the full summary costs ~0.5 s
         listed = list_assets(
             session,
             kind=[kind],
