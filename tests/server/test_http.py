@@ -169,3 +169,37 @@ def test_iac_scan_submits_code_findings(live_server: tuple[str, str]) -> None:
     ).json()
     assert assets["total"] > 0
     assert all(a["kind"] == "code" for a in assets["items"])
+
+
+def test_server_sink_replays_a_large_spool_in_chunks(
+    live_server: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A spool bigger than one request is sent in pieces, none of them over the limit, none lost."""
+    from yamori.detect import sinks
+    from yamori.detect.output import Alert
+
+    url, admin = live_server
+    spool = tmp_path / "spool.jsonl"
+    monkeypatch.setattr(sinks, "SPOOL_CHUNK", 2048)  # a few alerts per request
+    away = sinks.ServerSink(f"http://127.0.0.1:{free_port()}", admin, "node-1", spool=spool)
+    alerts = [
+        Alert(rule=f"R{i:03d}", priority="Notice", source="k8s_audit", output="x" * 200,
+              output_fields={}, tags=(), time=1_700_000_000_000_000_000)
+        for i in range(60)
+    ]  # fmt: skip
+    away.send_many(alerts)
+    assert spool.stat().st_size > 4 * 2048
+    back = sinks.ServerSink(url, admin, "node-1", spool=spool)
+    bodies: list[int] = []
+    real_post = back._post
+
+    def recording_post(body: bytes) -> str | None:
+        bodies.append(len(body))
+        return real_post(body)
+
+    monkeypatch.setattr(back, "_post", recording_post)
+    back.close()  # close replays the spool
+    assert not spool.exists()
+    stored = httpx.get(f"{url}/api/v1/alerts", headers=auth(admin), params={"limit": 100}, timeout=10).json()
+    assert sorted(a["rule"] for a in stored["items"]) == [f"R{i:03d}" for i in range(60)]
+    assert len(bodies) > 4 and max(bodies) <= 2048 + 400  # several requests, none much over a chunk

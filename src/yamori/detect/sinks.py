@@ -10,7 +10,9 @@ with a total on ``close()``.
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
+import shutil
 import socket
 import sys
 import threading
@@ -277,6 +279,9 @@ class QueuedSink:
         self.inner.close()
 
 
+SPOOL_CHUNK = 4 * 1024 * 1024  # bytes of spooled JSON lines replayed per request
+
+
 @register_sink("server")
 class ServerSink:
     """Alerts to a yamori server (``POST /api/v1/alerts``), never lost while it is away.
@@ -316,15 +321,23 @@ class ServerSink:
         return None
 
     def _flush_spool(self) -> bool:
-        """Replay spooled alerts; False (spool kept) when the server is still away."""
+        """Replay spooled alerts, oldest first, in requests of at most ``SPOOL_CHUNK`` bytes (the
+        server refuses bodies over its limit, and a refused body must not cost the whole spool);
+        False, with what is left kept in the spool, when the server is still away."""
         if not self.spool.exists() or self.spool.stat().st_size == 0:
             return True
-        body = self.spool.read_bytes()
-        problem = self._post(body)
-        if problem is not None and problem.startswith("retry:"):
-            return False
-        if problem is not None:
-            self._report.failed(problem)
+        with self.spool.open("rb") as fh:
+            while chunk := fh.readlines(SPOOL_CHUNK):
+                problem = self._post(b"".join(chunk))
+                if problem is not None and problem.startswith("retry:"):
+                    rest = self.spool.with_name(self.spool.name + ".rest")
+                    with rest.open("wb") as out:
+                        out.writelines(chunk)
+                        shutil.copyfileobj(fh, out)
+                    os.replace(rest, self.spool)
+                    return False
+                if problem is not None:
+                    self._report.failed(problem)
         self.spool.unlink(missing_ok=True)
         return True
 
