@@ -592,9 +592,13 @@ def write_results(
         "matching and peak memory: [RESULTS_vulndb.md](RESULTS_vulndb.md) (`make bench-vulndb`).",
         "- Cloud posture (`yamori cloud aws` against moto): wall time, AWS API calls per service and "
         "kind, peak memory at 10,000 resources: [RESULTS_cloud.md](RESULTS_cloud.md) (`make bench-cloud`).",
-        "- IaC scanning (`yamori iac` vs Checkov on 200 Terraform files and 100 CloudFormation "
-        "templates): wall time, peak memory, findings on equivalent checks: "
-        "[RESULTS_iac.md](RESULTS_iac.md) (`make bench-iac`).",
+        "- Detection (`yamori detect`, one core, Falco's rules; Falco itself is not installable here, "
+        "so against the issue's targets): k8s audit 0.56x the 50,000 events/s target, CloudTrail "
+        "1.2-1.7x, 48 MiB with all rules files, flat over 1M events: "
+        "[RESULTS_detect.md](RESULTS_detect.md) (`make bench-detect`).",
+        "- IaC scanning (`yamori iac` vs Checkov on 200 Terraform files, 100 CloudFormation templates "
+        "and 100 Kubernetes files): 6.6x faster, 4.6x less memory, the same findings on 10 "
+        "equivalent checks: [RESULTS_iac.md](RESULTS_iac.md) (`make bench-iac`).",
         "- Runtime sensor (`yamori sensor` with bpftrace): workload slowdown alone / bare tracepoints / "
         "sensor, events/s, drops, sensor RSS: [RESULTS_sensor.md](RESULTS_sensor.md) (`make bench-sensor`).",
         "- Server (`yamori server` on SQLite): alerts/s accepted with no loss, console page times and "
