@@ -53,7 +53,7 @@ from yamori.detect.condition import (
     referenced_names,
 )
 from yamori.detect.condition.parser import LIST_MODIFIERS, NUMERIC_OPERATORS, STRING_OPERATORS
-from yamori.detect.fields.interface import Event, FieldClass, FieldInfo, FieldType
+from yamori.detect.fields.interface import Event, FieldClass, FieldInfo, FieldType, cached_value
 from yamori.detect.output import OutputTemplate, apply_transformers
 from yamori.detect.rules.model import Level, LoadMessage, Priority, RuleException, RuleItem, RuleSet
 
@@ -827,18 +827,8 @@ def _field_getter(ref: FieldRef, fields: Mapping[str, FieldInfo]) -> tuple[Gette
         elif ftype is FieldType.BYTES:
             ftype = FieldType.STRING
 
-    key = (name, arg)
-
     def getter(event: Event) -> Any:
-        try:
-            memo = event.memo
-        except AttributeError:  # an Event subclass that did not set it up
-            memo = event.memo = {}
-        try:
-            return memo[key]
-        except KeyError:
-            value = memo[key] = event.value(name, arg)
-            return value
+        return cached_value(event, name, arg)
 
     if transformers:
 
@@ -871,7 +861,7 @@ def _fast_leaf(node: Compare | Exists, fields: Mapping[str, FieldInfo]) -> Predi
     name, arg = ref.name, ref.arg
     key = (name, arg)
 
-    def fetch(event: Event) -> Any:
+    def fetch(event: Event) -> Any:  # cached_value, inlined: this runs for nearly every leaf
         try:
             memo = event.memo
         except AttributeError:

@@ -17,10 +17,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from yamori.detect.compiler import CompiledRule, CompiledRules
-from yamori.detect.fields.interface import Event
+from yamori.detect.fields.interface import Event, cached_value
 from yamori.detect.output import Alert
 
 __all__ = ["Engine", "RuleMatching"]
@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 _CACHE_LIMIT = 4096  # distinct index-value combinations kept (inputs are untrusted)
 
 IndexKey = tuple[str | None, ...]
-_MISSING: Any = object()
 
 
 @dataclass(slots=True)
@@ -45,19 +44,12 @@ class _SourceIndex:
 
     def key(self, event: Event) -> IndexKey:
         """The event's index values, kept in its memo (the rules read the same fields next)."""
-        try:
-            memo = event.memo
-        except AttributeError:
-            memo = event.memo = {}
         values: list[str | None] = []
         for name in self.fields:
-            mkey = (name, None)
-            raw = memo.get(mkey, _MISSING)
-            if raw is _MISSING:
-                try:
-                    raw = memo[mkey] = event.value(name)
-                except KeyError:
-                    raw = None
+            try:
+                raw = cached_value(event, name)
+            except KeyError:
+                raw = None
             values.append(raw if isinstance(raw, str) else None)
         return tuple(values)
 

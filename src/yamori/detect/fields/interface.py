@@ -72,3 +72,22 @@ class FieldClass(ABC):
     @abstractmethod
     def fields(self) -> dict[str, FieldInfo]:
         """Every field name this source defines, with its type and argument kind."""
+
+
+_MISSING: Any = object()
+
+
+def cached_value(event: Event, name: str, arg: str | None = None) -> Any:
+    """``event.value(name, arg)``, computed once per event (kept in ``event.memo``).
+
+    The compiler's hottest predicates inline the same lookup to save a call per leaf.
+    """
+    try:
+        memo = event.memo
+    except AttributeError:  # an Event subclass that did not set it up
+        memo = event.memo = {}
+    key = (name, arg)
+    value = memo.get(key, _MISSING)
+    if value is _MISSING:
+        value = memo[key] = event.value(name, arg)
+    return value
