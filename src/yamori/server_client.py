@@ -19,11 +19,12 @@ import orjson
 if TYPE_CHECKING:  # httpx is imported when a submission happens: every scan command imports this
     import httpx
 
-Kind = Literal["image", "posture", "alerts"]
+Kind = Literal["image", "posture", "alerts", "workloads"]
 ROUTES: dict[str, str] = {
     "image": "/api/v1/scans/image",
     "posture": "/api/v1/scans/posture",
     "alerts": "/api/v1/alerts",
+    "workloads": "/api/v1/scans/workloads",
 }
 F = TypeVar("F", bound=Callable[..., Any])
 

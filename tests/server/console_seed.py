@@ -6,15 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.payloads import image_scan, posture_finding, posture_scan, vuln_finding
+from server.payloads import image_scan, posture_finding, posture_scan, vuln_finding, workload, workload_report
 from yamori.store import Store
-from yamori.store.ingest import ingest_alerts, ingest_image_scan, ingest_posture_scan
-from yamori.store.payloads import AlertPayload, ImageScanPayload, PostureScanPayload
+from yamori.store.ingest import ingest_alerts, ingest_image_scan, ingest_posture_scan, ingest_workloads
+from yamori.store.payloads import AlertPayload, ImageScanPayload, PostureScanPayload, WorkloadReportPayload
 
 WEB = "registry.example/shop/web:1.4"
 API = "registry.example/shop/api:2.0"
 XSS_TITLE = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">'
 XSS_PACKAGE = "<b>evil-pkg</b>"
+WEB_CONTAINER = "5eb0" + "1" * 60  # the workload running WEB; its alerts carry the first 12 digits
+XSS_WORKLOAD = "<script>window.__xss = 4</script>evil"
+XSS_LABEL = '<img src=x onerror="window.__xss = 5">'
 
 
 def _vuln(image: str, cve: str, package: str, severity: str, epss: float, **extra: Any) -> dict[str, Any]:
@@ -86,7 +89,15 @@ def posture_findings(fixed: bool) -> list[dict[str, Any]]:
     ]
 
 
-def alert(rule: str, priority: str, container: str, namespace: str, output: str, second: int) -> AlertPayload:
+def alert(
+    rule: str,
+    priority: str,
+    container: str,
+    namespace: str,
+    output: str,
+    second: int,
+    container_id: str | None = None,
+) -> AlertPayload:
     return AlertPayload.model_validate(
         {
             "time": f"2030-01-01T10:00:{second:02d}.123456789Z",
@@ -97,12 +108,42 @@ def alert(rule: str, priority: str, container: str, namespace: str, output: str,
             "output": output,
             "output_fields": {
                 "container.name": container,
-                "container.id": f"{container[:6]}0001",
+                "container.id": container_id or f"{container[:6]}0001",
                 "k8s.ns.name": namespace,
                 "k8s.pod.name": f"{container}-7d9f",
             },
             "tags": ["container", "mitre_execution"],
         }
+    )
+
+
+def workloads() -> dict[str, Any]:
+    """node-1's containers: the shop's web pod running WEB (matched by digest), and a privileged
+    debug container with script in its name and labels, whose image was never scanned."""
+    return workload_report(
+        "node-1",
+        [
+            workload(
+                WEB_CONTAINER,
+                "k8s_web_web-7d9f_shop",
+                WEB,
+                image_digest="sha256:" + "ab" * 32,
+                labels={
+                    "io.kubernetes.pod.namespace": "shop",
+                    "io.kubernetes.pod.name": "web-7d9f",
+                    "io.kubernetes.container.name": "web",
+                    "app": "web",
+                },
+                command=["nginx", "-g", "daemon off;"],
+            ),
+            workload(
+                "dead" + "2" * 60,
+                XSS_WORKLOAD,
+                "registry.example/tools/debug:latest",
+                privileged=True,
+                labels={"note": XSS_LABEL},
+            ),
+        ],
     )
 
 
@@ -119,6 +160,7 @@ def seed(store: Store) -> None:
         ingest_posture_scan(
             session, PostureScanPayload.model_validate(posture_scan(posture_findings(True))), "ci"
         )
+        ingest_workloads(session, WorkloadReportPayload.model_validate(workloads()), "node-1-agent")
         ingest_alerts(
             session,
             [
@@ -131,6 +173,15 @@ def seed(store: Store) -> None:
                     1,
                 ),
                 alert("Write below etc", "Error", "api", "shop", "File below /etc opened for writing", 2),
+                alert(
+                    "Drop and execute new binary in container",
+                    "Warning",
+                    "web",
+                    "shop",
+                    "Executable /tmp/x not in the image was run (proc=x)",
+                    4,
+                    container_id=WEB_CONTAINER[:12],
+                ),
                 alert(
                     "Read sensitive file untrusted",
                     "Warning",

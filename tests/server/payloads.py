@@ -84,3 +84,28 @@ def posture_scan(findings: list[dict[str, Any]]) -> dict[str, Any]:
         "findings": findings,
         "warnings": [],
     }
+
+
+def workload(
+    cid: str, name: str, image: str, *, image_id: str = "", privileged: bool = False, **extra: Any
+) -> dict[str, Any]:
+    """One container as ``yamori workloads -f json`` prints it."""
+    labels = extra.pop("labels", {})
+    return {
+        "id": cid,
+        "name": name,
+        "image": image,
+        "image_id": image_id,
+        "image_digest": "",
+        "state": "running",
+        "privileged": privileged,
+        "labels": labels,
+        "namespace": labels.get("io.kubernetes.pod.namespace", ""),
+        "pod": labels.get("io.kubernetes.pod.name", ""),
+        "k8s_container": labels.get("io.kubernetes.container.name", ""),
+        **extra,
+    }
+
+
+def workload_report(host: str, workloads: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"schema_version": 1, "host": host, "runtime": "podman", "workloads": workloads}

@@ -409,3 +409,152 @@ def test_100k_findings_filter_and_paginate(server: str, tokens: dict[str, str], 
         by_cve = page("group=cve&page=20")
         assert "page 20 of 21 · 1,006 total" in by_cve
     print("vulnerability page timings: " + ", ".join(f"{q or 'first'} {t:.2f}s" for q, t in timings.items()))
+
+
+# --- admin pages, reopen, workloads ----------------------------------------------------------
+
+
+def test_admin_manages_tokens_and_retention_and_reopens(
+    server: str, browser: Any, tokens: dict[str, str], store: Store
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from yamori.store.queries import get_retention, resolve_finding
+
+    _login(browser, server, tokens["admin"])
+    browser.find_element(By.ID, "nav-admin").click()
+    _wait(browser, lambda d: d.find_elements(By.ID, "tokens"))
+    listed = browser.find_element(By.ID, "tokens").text
+    assert "test-viewer" in listed and "active (this session)" in listed
+    screenshot(browser, "admin-tokens")
+
+    browser.find_element(By.ID, "token-name").send_keys("ci-runner")
+    Select(browser.find_element(By.ID, "token-role")).select_by_value("agent")
+    browser.find_element(By.ID, "create-token").click()
+    _wait(browser, lambda d: d.find_elements(By.ID, "new-token"))
+    secret = browser.find_element(By.ID, "new-token").get_attribute("value")
+    assert secret and secret.startswith("ymr_")
+    assert "ci-runner (agent)" in browser.find_element(By.ID, "issued").text
+    screenshot(browser, "admin-token-created")
+    report = {"host": "ci", "workloads": []}
+    assert (
+        httpx.post(f"{server}/api/v1/scans/workloads", json=report, headers=auth(secret)).status_code == 201
+    )
+    browser.get(f"{server}/console/admin/tokens")  # shown once: never again
+    assert secret not in browser.page_source and "ci-runner" in browser.find_element(By.ID, "tokens").text
+
+    row = browser.find_element(By.XPATH, "//table[@id='tokens']//tr[td[text()='ci-runner']]")
+    row.find_element(By.CSS_SELECTOR, "button.revoke").click()
+    _wait(browser, lambda d: d.find_elements(By.ID, "admin-notice"))
+    assert browser.find_element(By.ID, "admin-notice").text == "revoked ci-runner"
+    row = browser.find_element(By.XPATH, "//table[@id='tokens']//tr[td[text()='ci-runner']]")
+    assert "revoked" in row.text and not row.find_elements(By.CSS_SELECTOR, "button.revoke")
+    assert (
+        httpx.post(f"{server}/api/v1/scans/workloads", json=report, headers=auth(secret)).status_code == 401
+    )
+    screenshot(browser, "admin-token-revoked")
+
+    browser.find_element(By.LINK_TEXT, "Retention").click()
+    _wait(browser, lambda d: d.find_elements(By.ID, "retention-form"))
+    assert browser.find_element(By.ID, "current-alerts-days").text == "30 days"
+    screenshot(browser, "admin-retention")
+    for field, value in (("alerts-days", "20"), ("captures-days", "3")):
+        browser.find_element(By.ID, field).clear()
+        browser.find_element(By.ID, field).send_keys(value)
+    browser.find_element(By.ID, "save-retention").click()
+    _wait(browser, lambda d: d.find_elements(By.ID, "admin-notice"))
+    assert browser.find_element(By.ID, "admin-notice").text.startswith("saved; purged 0 alert(s)")
+    assert browser.find_element(By.ID, "current-alerts-days").text == "20 days"
+    with store.session() as session:
+        assert get_retention(session) == {"alerts_days": 20, "captures_days": 3}
+    screenshot(browser, "admin-retention-saved")
+
+    pk = finding_pk(store, rule="CVE-2024-0727")
+    with store.session() as session:
+        resolve_finding(session, pk, reason="patched upstream", actor="test")
+    browser.get(f"{server}/console/findings/{pk}")
+    assert browser.find_element(By.ID, "finding-status").text == "resolved"
+    browser.find_element(By.ID, "reopen-reason").send_keys("the patch was reverted")
+    browser.find_element(By.ID, "reopen").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "finding-status").text == "open")
+    history = browser.find_element(By.ID, "history").text
+    assert "resolved open test-admin the patch was reverted" in history
+    assert not browser.find_elements(By.ID, "reopen") and "reopened 1\u00d7" in browser.page_source
+    assert finding_status(store, pk) == "open"
+    screenshot(browser, "finding-reopened")
+
+
+def test_workloads_tab_and_workload_page(server: str, browser: Any, tokens: dict[str, str]) -> None:
+    from selenium.webdriver.common.by import By
+
+    from server.console_seed import WEB_CONTAINER, XSS_LABEL, XSS_WORKLOAD
+
+    _login(browser, server, tokens["viewer"])
+    assert not browser.find_elements(By.ID, "nav-admin")  # admins only
+    browser.get(f"{server}/console/inventory")
+    browser.find_element(By.PARTIAL_LINK_TEXT, "Workloads (2)").click()
+    _wait(browser, lambda d: "kind=container" in d.current_url)
+    rows = browser.find_element(By.ID, "assets").text
+    assert "k8s_web_web-7d9f_shop" in rows and "shop / web-7d9f" in rows and WEB in rows
+    assert XSS_WORKLOAD in rows and "privileged" in rows
+    screenshot(browser, "inventory-workloads")
+
+    browser.find_element(By.LINK_TEXT, "k8s_web_web-7d9f_shop").click()
+    _wait(browser, lambda d: d.find_elements(By.ID, "workload"))
+    assert browser.find_element(By.ID, "workload-image").text.startswith(f"{WEB} matched by digest")
+    assert browser.find_element(By.ID, "workload-k8s").text == "namespace shop · pod web-7d9f · container web"
+    assert "CVE-2024-3094" in browser.find_element(By.ID, "image-findings").text
+    assert f"open in {WEB}" in browser.find_element(By.TAG_NAME, "main").text  # API shares the digest
+    assert "pkg5" in browser.find_element(By.ID, "packages").text  # with the in-use column
+    assert "io.kubernetes.pod.name" in browser.find_element(By.ID, "labels").text
+    screenshot(browser, "workload")
+
+    browser.get(f"{server}/console/alerts")
+    link = browser.find_element(By.CSS_SELECTOR, "#alert-rows a.workload")
+    assert link.text == "web"
+    link.click()
+    _wait(browser, lambda d: d.find_elements(By.ID, "workload"))
+    assert WEB_CONTAINER in browser.find_element(By.ID, "workload").text
+
+    browser.get(f"{server}/console/inventory?kind=container")
+    browser.find_element(By.PARTIAL_LINK_TEXT, "evil").click()
+    _wait(browser, lambda d: d.find_elements(By.ID, "workload"))
+    assert browser.find_element(By.TAG_NAME, "h1").text == XSS_WORKLOAD
+    assert XSS_LABEL in browser.find_element(By.ID, "labels").text
+    assert "not scanned yet" in browser.find_element(By.ID, "workload-image").text
+    assert browser.find_element(By.ID, "workload-privileged").text == "privileged"
+    assert browser.execute_script("return window.__xss === undefined")
+    screenshot(browser, "workload-xss")
+
+
+def test_admin_pages_are_for_admins_only(server: str, tokens: dict[str, str]) -> None:
+    for role in ("analyst", "viewer"):
+        with _session(server, tokens[role]) as client:
+            csrf = _csrf(client)
+            assert client.get("/console/admin/tokens").status_code == 403
+            assert client.get("/console/admin/retention").status_code == 403
+            for path, data in (
+                ("/console/admin/tokens", {"name": "sneaky", "role": "admin"}),
+                ("/console/admin/tokens/1/revoke", {}),
+                ("/console/admin/retention", {"alerts_days": "1", "captures_days": "1"}),
+            ):
+                assert client.post(path, data={**data, "csrf": csrf}).status_code == 403, (role, path)
+    with _session(server, tokens["admin"]) as admin:
+        assert (
+            admin.post("/console/admin/tokens", data={"name": "no-csrf", "role": "admin"}).status_code == 403
+        )
+        listed = admin.get("/console/admin/tokens").text
+        assert "sneaky" not in listed and "no-csrf" not in listed
+        csrf = _csrf(admin)
+        bad = admin.post(
+            "/console/admin/retention", data={"alerts_days": "0", "captures_days": "x", "csrf": csrf}
+        )
+        assert bad.status_code == 200 and "must be between 1 and 36500" in bad.text
+        own = re.search(r'<tr data-id="(\d+)">[^\n]*test-admin', listed)
+        assert own
+        refused = admin.post(f"/console/admin/tokens/{own.group(1)}/revoke", data={"csrf": csrf})
+        assert refused.status_code == 303 and "error=" in refused.headers["location"]
+        assert admin.get("/console/admin/tokens").status_code == 200  # still signed in
+    with httpx.Client(base_url=server, follow_redirects=False) as anonymous:
+        assert anonymous.get("/console/admin/tokens").status_code == 303  # to the login page

@@ -20,6 +20,7 @@ PAGES = [
     ("/console/", "Overview"),
     ("/console/inventory", ""),
     ("/console/inventory?kind=cloud_resource", ""),
+    ("/console/inventory?kind=container", ""),
     ("/console/vulnerabilities", ""),
     ("/console/vulnerabilities?severity=CRITICAL&fix=yes", ""),
     ("/console/vulnerabilities?kev=yes&epss=0.5", ""),
@@ -83,3 +84,15 @@ def test_markup_in_resource_names_and_rules_is_escaped(
     page = analyst.get(path).text
     assert "<script>window.__xss=4" not in page and "<img src=x onerror" not in page
     assert "&lt;script&gt;window.__xss=4" in page or path == "/console/"
+
+
+def test_workload_pages_on_both_backends(analyst: httpx.Client) -> None:
+    import re
+
+    listing = analyst.get("/console/inventory?kind=container").text
+    assert "&lt;script&gt;window.__xss = 4&lt;/script&gt;evil" in listing and "<script>window" not in listing
+    pk = re.search(r'href="/console/assets/(\d+)">k8s_web_web-7d9f_shop<', listing)
+    assert pk
+    page = analyst.get(f"/console/assets/{pk.group(1)}").text
+    assert f">{WEB}</a>" in page and "matched by digest" in page and "CVE-2024-3094" in page
+    assert 'class="workload"' in analyst.get("/console/alerts").text  # the alert links to it

@@ -99,7 +99,7 @@ def running(tmp_path: Path) -> Iterator[list[Up]]:
 
 
 def test_up_serves_scans_and_stops(tmp_path: Path, running: list[Up]) -> None:
-    first = Up(tmp_path, "--no-sensor", "--no-images", "--scan-root", str(FIXTURE_ROOT))
+    first = Up(tmp_path, "--no-sensor", "--no-images", "--no-workloads", "--scan-root", str(FIXTURE_ROOT))
     running.append(first)
     token = first.wait_for("admin token").rsplit(" ", 1)[1]
     url = first.wait_for("console at").rsplit(" ", 1)[1]
@@ -134,7 +134,7 @@ def test_up_serves_scans_and_stops(tmp_path: Path, running: list[Up]) -> None:
     assert "stopped" in err and "Traceback" not in err
 
     # A second start on the same store: no new token, a way to make one, and SIGTERM stops it.
-    second = Up(tmp_path, "--no-sensor", "--no-scan")
+    second = Up(tmp_path, "--no-sensor", "--no-scan", "--no-workloads")
     running.append(second)
     assert "yamori server token create" in second.wait_for("admin token")
     second.wait_for("console at")

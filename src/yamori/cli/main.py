@@ -544,6 +544,10 @@ from yamori.cli.up import up as _up_command  # noqa: E402  (server, scans and se
 
 app.add_command(_up_command)
 
+from yamori.cli.workloads import workloads as _workloads_command  # noqa: E402  (podman is read inside)
+
+app.add_command(_workloads_command)
+
 
 def main() -> None:
     app(prog_name="yamori")

@@ -125,7 +125,7 @@ def token_revoke(ctx: click.Context, token_id: int, db: str | None) -> None:
 
 @server.command("submit")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--kind", type=click.Choice(["image", "posture", "alerts"]), required=True)
+@click.option("--kind", type=click.Choice(["image", "posture", "alerts", "workloads"]), required=True)
 @click.option("--server", "server_url", envvar="YAMORI_SERVER", required=True, help="Server URL.")
 @click.option("--token", envvar="YAMORI_TOKEN", required=True, help="API token (agent or admin).")
 def submit(file: Path, kind: str, server_url: str, token: str) -> None:

@@ -12,6 +12,10 @@ background threads what a new user would otherwise have to learn first:
   ``ingest_image_scan``) in this process: no HTTP round trip and no extra token to mint.
   Without a vulnerability database (``yamori db status`` would find none) the scans list
   packages only and say how to get one;
+- the containers running on this host (``yamori workloads``: podman's containers with their
+  image, labels, Kubernetes pod and privileged flag), stored as workload assets before the first
+  scans and refreshed every ``WORKLOADS_EVERY`` seconds while ``up`` runs, so alerts from
+  containers started later link to their workload;
 - when running as root with bpftrace installed, ``yamori sensor --format json`` as a child
   process; a reader thread stores each alert line as it arrives (``AlertPayload`` +
   ``ingest_alerts``, as ``POST /api/v1/alerts`` does). The sensor's stdout pipe is the buffer
@@ -44,6 +48,7 @@ if TYPE_CHECKING:
 SOURCE = "yamori-up"  # the scan runs' ``source``: what an API submission records as the token name
 FALCO_RULES = (Path("/etc/falco/falco_rules.yaml"),)  # Falco's stable rules where Falco installs them
 STOP_GRACE = 5.0
+WORKLOADS_EVERY = 300.0  # seconds between workload refreshes (two podman calls each)
 
 
 def _say(message: str) -> None:
@@ -140,6 +145,32 @@ class Background:
             f"({counts.new} new)"
         )
         return True
+
+    def workloads(self, env: dict[str, str] | None = None, *, quiet: bool = False) -> bool:
+        """Store this host's running containers as workloads (``yamori workloads``'s report)."""
+        from yamori.sources.workloads import WorkloadError, collect_podman
+        from yamori.store.ingest import ingest_workloads
+        from yamori.store.payloads import WorkloadReportPayload
+
+        try:
+            report = collect_podman(env=env)
+        except WorkloadError as exc:
+            if not quiet:
+                _say(f"workloads not listed: {exc}")
+            return False
+        payload = WorkloadReportPayload.model_validate(report)
+        with self.store.session() as session:
+            ingest_workloads(session, payload, source=SOURCE)
+        if not quiet:
+            _say(f"workloads: {len(payload.workloads)} running container(s) on {payload.host}")
+        return True
+
+    def refresh_workloads(self, every: float = WORKLOADS_EVERY) -> None:
+        """The first workload report, then one every ``every`` seconds until stopped."""
+        if not self.workloads():
+            return  # no podman here: nothing will appear later either
+        while not self.stopping.wait(every):
+            self.workloads(quiet=True)
 
     def first_scans(self, scan_root: Path, images: bool) -> None:
         """This host, then each local image: one after another, so the machine stays usable."""
@@ -263,9 +294,10 @@ def sensor_blocker() -> str | None:
     "present, plus yamori's drift rules).",
 )  # fmt: skip
 @click.option("--no-images", is_flag=True, help="Scan the host but not podman's local images.")
+@click.option("--no-workloads", is_flag=True, help="Do not report this host's running containers.")
 def up(
     host: str, port: int, no_sensor: bool, no_scan: bool, scan_root: Path, rules_files: tuple[str, ...],
-    no_images: bool,
+    no_images: bool, no_workloads: bool,
 ) -> None:  # fmt: skip
     """Start the server and console, scan this host and its images, run the sensor (as root)."""
     import uvicorn
@@ -298,6 +330,8 @@ def up(
             )
         click.echo(f"yamori: console at {url}")
         sys.stdout.flush()
+        if not no_workloads:
+            background.spawn("workloads", background.refresh_workloads)
         if not no_scan:
             background.spawn("scan", lambda: background.first_scans(scan_root, not no_images))
         if no_sensor:

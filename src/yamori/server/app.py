@@ -7,6 +7,10 @@ takes the version table's row lock, and a replica finding the schema current doe
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +18,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 
 from yamori import __version__
 from yamori.server.auth import ANY, require
@@ -24,6 +29,8 @@ from yamori.store.tokens import IssuedToken, create_token, has_active_admin
 
 DEFAULT_PORT = 8470
 DEFAULT_MAX_BODY = 50 * 1024 * 1024
+DEFAULT_PURGE_INTERVAL = 3600.0  # seconds between retention purges while serving
+log = logging.getLogger("yamori.server")
 
 
 @dataclass(slots=True)
@@ -35,6 +42,9 @@ class ServerSettings:
     port: int = DEFAULT_PORT
     max_body_bytes: int = DEFAULT_MAX_BODY
     purge_on_start: bool = True
+    # Retention is enforced at start and then on this timer (0 turns the timer off). Every
+    # replica runs it; the deletes are idempotent, so replicas purging together is harmless.
+    purge_interval: float = DEFAULT_PURGE_INTERVAL
 
 
 def ensure_admin_token(store: Store, name: str = "first-admin") -> IssuedToken | None:
@@ -43,6 +53,25 @@ def ensure_admin_token(store: Store, name: str = "first-admin") -> IssuedToken |
         if has_active_admin(session):
             return None
         return create_token(session, name, "admin")
+
+
+def purge_now(store: Store) -> dict[str, int]:
+    """One retention pass (alerts past ``alerts_days``, capture references past
+    ``captures_days``) in its own transaction."""
+    with store.session() as session:
+        return purge(session)
+
+
+async def _purge_every(store: Store, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            done = await run_in_threadpool(purge_now, store)
+        except Exception:  # a failed pass (database away) is retried at the next tick
+            log.exception("retention purge failed")
+            continue
+        if any(done.values()):
+            log.info("retention purge: %s", done)
 
 
 def create_app(settings: ServerSettings, store: Store | None = None) -> FastAPI:
@@ -55,7 +84,23 @@ def create_app(settings: ServerSettings, store: Store | None = None) -> FastAPI:
     from yamori.server.console import mount_console
     from yamori.store.tokens import TokenVerifier
 
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        timer = (
+            asyncio.create_task(_purge_every(store, settings.purge_interval))
+            if settings.purge_interval > 0
+            else None
+        )
+        try:
+            yield
+        finally:
+            if timer is not None:
+                timer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await timer
+
     app = FastAPI(
+        lifespan=lifespan,
         title="yamori server",
         version=__version__,
         description="Assets, findings with a lifecycle, runtime alerts. Every route needs a bearer token.",

@@ -35,12 +35,15 @@ from yamori.store.payloads import (
     FindingPayload,
     ImageScanPayload,
     PostureScanPayload,
+    WorkloadReportPayload,
 )
 
 PRESENT = frozenset({"OPEN", "FAIL"})
 ABSENT = frozenset({"PASS", "NOT_APPLICABLE", "RESOLVED"})
 _CHUNK = 500  # keeps IN (...) lists below every backend's bound-parameter limit
 SCAN_ACTOR = "scan"
+WORKLOAD_KIND = "container"  # a container seen running on a host (k8s_object: a Kubernetes object)
+NOT_RUNNING = "not running"
 
 
 @dataclass(slots=True)
@@ -376,6 +379,45 @@ def ingest_posture_scan(
     accounts = payload.scan.get("accounts") or []
     target = ",".join(str(a) for a in accounts) if isinstance(accounts, list) else str(accounts)
     return _record_run(session, "posture", source, target, now, counts), counts
+
+
+def ingest_workloads(
+    session: Session, payload: WorkloadReportPayload, source: str
+) -> tuple[ScanRun, IngestCounts]:
+    """A host's containers (``yamori workloads``): one ``container`` asset per container id.
+
+    The report is a snapshot of the host: containers of that host stored earlier and not in it
+    keep their asset (and history) with ``state`` set to ``not running``. The image is kept as
+    the container names it (reference, id, digest); the link to the image asset is made when
+    read (``queries.workload_links``), so an image scanned after the report still links.
+    """
+    now = utcnow()
+    wanted: dict[str, tuple[str, dict[str, Any]]] = {}
+    for workload in payload.workloads:
+        attributes = workload.model_dump(exclude={"id"})
+        attributes["host"] = payload.host
+        attributes["short_id"] = workload.id[:12]
+        wanted[workload.id] = (workload.name or workload.id[:12], attributes)
+    known = set(
+        session.scalars(
+            select(Asset.key).where(Asset.kind == WORKLOAD_KIND, Asset.key.in_(list(wanted) or [""]))
+        )
+    )
+    assets = _upsert_assets(session, WORKLOAD_KIND, wanted, now)
+    gone = 0
+    others = session.scalars(
+        select(Asset).where(Asset.kind == WORKLOAD_KIND, Asset.attributes["host"].as_string() == payload.host)
+    )
+    for asset in others:
+        if asset.key in assets or asset.attributes.get("state") == NOT_RUNNING:
+            continue
+        asset.attributes = {**asset.attributes, "state": NOT_RUNNING}
+        gone += 1
+    counts = IngestCounts(
+        assets=len(assets),
+        extra={"workloads": len(assets), "new_workloads": len(set(assets) - known), "not_running": gone},
+    )
+    return _record_run(session, "workloads", source, payload.host, now, counts), counts
 
 
 def _field(fields: dict[str, Any], *names: str) -> str | None:

@@ -29,9 +29,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-ASSET_KINDS = ("image", "host", "cloud_resource", "k8s_object", "code")  # code: an IaC resource
+# code: an IaC resource; container: a container seen on a host (a workload, `yamori workloads`);
+# k8s_object: a Kubernetes object (manifest or cluster object)
+ASSET_KINDS = ("image", "host", "container", "cloud_resource", "k8s_object", "code")
 FINDING_STATUSES = ("open", "resolved", "suppressed")
-SCAN_KINDS = ("image", "posture", "alerts")
+SCAN_KINDS = ("image", "posture", "alerts", "workloads")
 ROLES = ("admin", "analyst", "viewer", "agent")
 
 

@@ -143,3 +143,45 @@ def parse_time(text: str) -> datetime:
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     return parsed
+
+
+class WorkloadPayload(_Lenient):
+    """One container as ``yamori workloads -f json`` reports it (``sources/workloads``)."""
+
+    id: str = Field(min_length=1, max_length=128)
+    name: str = Field(default="", max_length=1024)
+    image: str = Field(default="", max_length=1024)
+    image_id: str = Field(default="", max_length=128)
+    image_digest: str = Field(default="", max_length=128)
+    state: str = Field(default="unknown", max_length=32)
+    created: str = Field(default="", max_length=64)
+    started: str = Field(default="", max_length=64)
+    privileged: bool = False
+    user: str = Field(default="", max_length=256)
+    command: list[str] = Field(default_factory=list, max_length=256)
+    labels: dict[str, str] = Field(default_factory=dict)
+    mounts: list[str] = Field(default_factory=list, max_length=512)
+    namespace: str = Field(default="", max_length=256)
+    pod: str = Field(default="", max_length=256)
+    k8s_container: str = Field(default="", max_length=256)
+    pod_uid: str = Field(default="", max_length=128)
+    pod_id: str = Field(default="", max_length=128)
+    runtime: str = Field(default="", max_length=32)
+
+    @field_validator("labels")
+    @classmethod
+    def _few_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > 512:
+            raise ValueError("at most 512 labels per workload")
+        return value
+
+
+class WorkloadReportPayload(_Lenient):
+    """A host's containers at one moment: containers of that host it does not list are no
+    longer running."""
+
+    schema_version: int | None = None
+    host: str = Field(min_length=1, max_length=256)
+    runtime: str = Field(default="podman", max_length=32)
+    collected_at: str = ""
+    workloads: list[WorkloadPayload] = Field(default_factory=list)

@@ -10,6 +10,7 @@ the primary key so pages never overlap or skip rows when values tie.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -328,7 +329,93 @@ def asset_detail(session: Session, pk: int) -> dict[str, Any]:
     asset = session.get(Asset, pk)
     if asset is None:
         raise NotFound(f"no asset with id {pk}")
-    return asset_to_json(asset, _open_counts(session, [pk])[pk])
+    doc = asset_to_json(asset, _open_counts(session, [pk])[pk])
+    if asset.kind == WORKLOAD_KIND:
+        doc["links"] = workload_links(session, asset)
+    return doc
+
+
+# --- workloads -------------------------------------------------------------------------------
+
+WORKLOAD_KIND = "container"
+_CONTAINER_ID = re.compile(r"[0-9a-f]{12,64}")
+
+
+def workload_image(session: Session, attributes: dict[str, Any]) -> tuple[Asset, str] | None:
+    """The scanned image a container runs, and how it was matched.
+
+    The image id (the config digest) names the exact content the container runs, so it wins;
+    then the manifest digest; then the reference — a tag may have been rebuilt and rescanned
+    since the container started, so ``reference`` says "this tag as last scanned".
+    """
+    ref = str(attributes.get("image") or "")
+    image_id = str(attributes.get("image_id") or "")
+    digest = str(attributes.get("image_digest") or "")
+    conditions: list[ColumnElement[bool]] = []
+    if ref:
+        conditions.append(Asset.key == ref)
+    if image_id:
+        conditions.append(Asset.attributes["image_id"].as_string() == image_id)
+    if digest:
+        conditions.append(Asset.attributes["digest"].as_string() == digest)
+    if not conditions:
+        return None
+    candidates = session.scalars(
+        select(Asset)
+        .where(Asset.kind == "image", or_(*conditions))
+        .order_by(Asset.last_seen.desc(), Asset.id.desc())
+        .limit(20)
+    ).all()
+
+    def rank(candidate: Asset) -> tuple[int, int, str]:
+        # then, among equals, the one scanned under the container's own reference
+        same_ref = 0 if ref and candidate.key == ref else 1
+        if image_id and candidate.attributes.get("image_id") == image_id:
+            return 0, same_ref, "image id"
+        if digest and candidate.attributes.get("digest") == digest:
+            return 1, same_ref, "digest"
+        return 2, same_ref, "reference"
+
+    if candidates:
+        best = min(candidates, key=lambda candidate: rank(candidate)[:2])  # first of the newest
+        return best, rank(best)[2]
+    return None
+
+
+def workload_links(session: Session, asset: Asset) -> dict[str, Any]:
+    """A workload's image asset (for its vulnerabilities and packages) and host asset."""
+    image = workload_image(session, asset.attributes)
+    host_name = str(asset.attributes.get("host") or "")
+    host = (
+        session.scalar(
+            select(Asset).where(Asset.kind == "host", Asset.name == host_name).order_by(Asset.id).limit(1)
+        )
+        if host_name
+        else None
+    )
+    return {
+        "image": {"id": image[0].id, "name": image[0].name, "matched_by": image[1]} if image else None,
+        "host": {"id": host.id, "name": host.name} if host else None,
+    }
+
+
+def workload_ids(session: Session, container_ids: set[str]) -> dict[str, int]:
+    """Alert container ids (Falco prints 12 hex digits, runtimes 64) → workload asset ids."""
+    wanted = sorted(c for c in container_ids if c and _CONTAINER_ID.fullmatch(c))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Asset.key, Asset.id).where(
+            Asset.kind == WORKLOAD_KIND, or_(*(Asset.key.startswith(c) for c in wanted))
+        )
+    ).all()
+    found: dict[str, int] = {}
+    for cid in wanted:
+        for key, pk in rows:
+            if key.startswith(cid):
+                found[cid] = pk
+                break
+    return found
 
 
 def list_packages(session: Session, asset_id: int, *, text: str | None, offset: int, limit: int) -> Page:
@@ -436,7 +523,11 @@ def list_alerts(
         conditions.append(matched)
     query = select(AlertRecord).where(*conditions)
     total, rows = _page(session, query, _order(ALERT_SORTS, sort, order, AlertRecord.id), offset, limit)
-    return Page(total, offset, limit, [alert_to_json(r) for r in rows])
+    items = [alert_to_json(r) for r in rows]
+    workloads = workload_ids(session, {r.container_id for r in rows if r.container_id})
+    for item in items:
+        item["workload_id"] = workloads.get(item["container_id"] or "")
+    return Page(total, offset, limit, items)
 
 
 def list_scan_runs(session: Session, *, kind: list[str] | None, offset: int, limit: int) -> Page:

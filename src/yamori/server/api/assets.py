@@ -1,4 +1,6 @@
-"""Assets (images, hosts, cloud resources) with their open-finding counts and SBOMs."""
+"""Assets (images, hosts, workloads, cloud resources, Kubernetes objects, IaC code) with their
+open-finding counts and SBOMs. A workload (kind ``container``) also answers ``links``: the image
+asset it runs and its host asset."""
 
 from __future__ import annotations
 
@@ -17,7 +19,11 @@ def assets(
     _who: Reader,
     store: StoreDep,
     kind: Annotated[
-        list[str] | None, Query(description="image, host, cloud_resource, k8s_object, code")
+        list[str] | None,
+        Query(
+            description="image, host, container (a workload: `yamori workloads`), cloud_resource, "
+            "k8s_object (a Kubernetes object), code (an IaC resource)"
+        ),
     ] = None,
     q: Annotated[str | None, Query(description="text in the name or key")] = None,
     sort: str = "last_seen",

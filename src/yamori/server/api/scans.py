@@ -10,8 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from yamori.server.api.deps import Reader, StoreDep, Submitter, csv
-from yamori.store.ingest import ingest_image_scan, ingest_posture_scan
-from yamori.store.payloads import ImageScanPayload, PostureScanPayload
+from yamori.store.ingest import ingest_image_scan, ingest_posture_scan, ingest_workloads
+from yamori.store.payloads import ImageScanPayload, PostureScanPayload, WorkloadReportPayload
 from yamori.store.queries import list_scan_runs
 
 router = APIRouter(tags=["scans"])
@@ -30,6 +30,15 @@ def submit_posture(payload: PostureScanPayload, who: Submitter, store: StoreDep)
     """A cloud posture scan as ``yamori cloud aws -f json`` prints it."""
     with store.session() as session:
         run, counts = ingest_posture_scan(session, payload, source=who.name)
+        return {"scan_run": run.id, "counts": counts.to_json()}
+
+
+@router.post("/scans/workloads", status_code=201)
+def submit_workloads(payload: WorkloadReportPayload, who: Submitter, store: StoreDep) -> dict[str, Any]:
+    """A host's containers as ``yamori workloads -f json`` prints them (assets of kind
+    ``container``; the host's containers it does not list become ``not running``)."""
+    with store.session() as session:
+        run, counts = ingest_workloads(session, payload, source=who.name)
         return {"scan_run": run.id, "counts": counts.to_json()}
 
 

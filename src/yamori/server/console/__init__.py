@@ -23,9 +23,9 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def mount_console(app: FastAPI) -> None:
     """Add the console's routes, its static files and the login redirect to ``app``."""
-    from yamori.server.console import actions, live, pages
+    from yamori.server.console import actions, admin, live, pages
 
-    for module in (pages, actions, live):
+    for module in (pages, actions, live, admin):
         app.include_router(module.router, prefix=PREFIX, include_in_schema=False)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="console-static")
 

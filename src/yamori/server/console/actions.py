@@ -1,4 +1,4 @@
-"""What changes state: logging in and out, suppressing and resolving findings.
+"""What changes state: logging in and out, suppressing, resolving and reopening findings.
 
 Every POST here except the login goes through the same three checks, in this order: a valid
 token in the cookie (``console_user``), the role (``auth.require(TRIAGE)``, the API's rule —
@@ -28,7 +28,7 @@ from yamori.server.console.session import (
     verify_token,
 )
 from yamori.store.db import Store
-from yamori.store.queries import QueryError, resolve_finding, suppress_finding
+from yamori.store.queries import QueryError, reopen_finding, resolve_finding, suppress_finding
 from yamori.store.tokens import Principal
 
 router = APIRouter()
@@ -127,6 +127,20 @@ async def resolve(request: Request, who: User, finding_id: int) -> Response:
     def apply() -> None:
         with store.session() as session:
             resolve_finding(session, finding_id, reason=form.get("reason", ""), actor=who.name)
+
+    await run_in_threadpool(apply)
+    return _back(finding_id)
+
+
+@router.post("/findings/{finding_id}/reopen")
+async def reopen(request: Request, who: User, finding_id: int) -> Response:
+    """Back to open from resolved or suppressed (the history row says who and why)."""
+    form = await _triage_form(request, who)
+    store: Store = request.app.state.store
+
+    def apply() -> None:
+        with store.session() as session:
+            reopen_finding(session, finding_id, reason=form.get("reason", ""), actor=who.name)
 
     await run_in_threadpool(apply)
     return _back(finding_id)

@@ -36,8 +36,9 @@ User = Annotated[Principal, Depends(console_user)]
 KIND_LABELS = {
     "image": "Images",
     "host": "Hosts",
+    "container": "Workloads",  # containers reported by `yamori workloads` / `yamori up`
     "cloud_resource": "Cloud resources",
-    "k8s_object": "Workloads",
+    "k8s_object": "Kubernetes objects",
     "code": "Code",
 }
 
@@ -117,6 +118,15 @@ def asset(request: Request, who: User, asset_id: int) -> HTMLResponse:
             if detail["kind"] in ("image", "host")
             else None
         )
+        image = image_findings = None
+        if detail["kind"] == "container":
+            # a workload has no findings of its own: it shows those of the image it runs
+            image = detail["links"]["image"]
+            if image is not None:
+                image_findings = list_findings(
+                    session, FindingFilter(asset=image["id"], status=["open"]), limit=data.PAGE_SIZE
+                ).to_json()
+                packages = list_packages(session, image["id"], text=None, offset=0, limit=500)
     return _page(
         request,
         who,
@@ -126,6 +136,8 @@ def asset(request: Request, who: User, asset_id: int) -> HTMLResponse:
         status=status,
         findings=data.Paged(findings.items, findings.total, page),
         packages=packages.to_json() if packages else None,
+        image=image,
+        image_findings=image_findings,
         params=params(request),
     )
 

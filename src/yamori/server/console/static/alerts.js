@@ -31,7 +31,14 @@
     prio.textContent = alert.priority;
     cell(row, "").appendChild(prio);
     cell(row, alert.rule);
-    cell(row, alert.container_name || alert.container_id || "");
+    var container = cell(row, alert.workload_id ? "" : (alert.container_name || alert.container_id || ""));
+    if (alert.workload_id) {
+      var link = document.createElement("a");
+      link.className = "workload";
+      link.href = "/console/assets/" + encodeURIComponent(String(alert.workload_id));
+      link.textContent = alert.container_name || alert.container_id || "";
+      container.appendChild(link);
+    }
     cell(row, (alert.namespace || "") + (alert.pod ? " / " + alert.pod : ""));
     cell(row, alert.hostname);
     cell(row, alert.output, "output");
