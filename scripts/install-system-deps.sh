@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages yamori's tests use as real components (registry, skopeo,
-# mmdebstrap, podman, runc, bpftrace, umoci; postgresql for the server store;
+# mmdebstrap, podman, runc, bpftrace, umoci; containerd and docker.io for the sensor's runtime
+# clients (the tests start private daemons; the packages' own services are not needed);
+# postgresql for the server store;
 # chromium + chromium-driver drive the web console's browser tests). Idempotent;
 # quick when everything is present.
 set -euo pipefail
 what="${1:-test}"
 python_pkgs=(python3 python3-venv python3-pip)
-test_pkgs=(docker-registry skopeo mmdebstrap podman runc bpftrace umoci apache2-utils zstd hyperfine ca-certificates rpm db5.3-util gpg rake time postgresql chromium chromium-driver)
+test_pkgs=(docker-registry skopeo mmdebstrap podman runc bpftrace umoci containerd docker.io apache2-utils zstd hyperfine ca-certificates rpm db5.3-util gpg rake time postgresql chromium chromium-driver)
 case "$what" in
   python) pkgs=("${python_pkgs[@]}") ;;
   test) pkgs=("${test_pkgs[@]}") ;;

@@ -77,6 +77,13 @@ class Sensor:
                 continue
             self.seen.append((at, json.loads(line)))
 
+    def drain(self) -> list[dict[str, Any]]:
+        """Every alert so far: those already seen and those still queued (call after ``stop``)."""
+        while not self.alerts.empty():
+            at, line = self.alerts.get()
+            self.seen.append((at, json.loads(line)))
+        return [a for _, a in self.seen]
+
     def stop(self) -> list[str]:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

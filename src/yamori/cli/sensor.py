@@ -59,6 +59,20 @@ def _ensure_tracefs() -> None:
             click.echo(f"yamori sensor: mounted {fstype} at {path}", err=True)
 
 
+def _runtime_sockets(values: tuple[str, ...]) -> dict[str, str]:
+    """``--runtime-socket docker=/path`` values → {runtime: path}; bad ones are usage errors."""
+    from yamori.sensor.runtimes import RUNTIMES
+
+    out: dict[str, str] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or name not in RUNTIMES or not path:
+            known = ", ".join(RUNTIMES)
+            raise _fail(f"--runtime-socket {value!r}: expected RUNTIME=PATH, RUNTIME one of {known}")
+        out[name] = path.removeprefix("unix://")
+    return out
+
+
 def check_preconditions() -> str:
     """Root, bpftrace, BTF, tracefs; returns the bpftrace path."""
     if os.geteuid() != 0:
@@ -126,6 +140,11 @@ def _compile(paths: tuple[str, ...]) -> tuple[CompiledRules, dict[str, float]]:
 )
 @click.option("--no-default-rules", is_flag=True, help="Do not load yamori's own sensor rules (drift).")
 @click.option(
+    "--kernel-filter/--no-kernel-filter", "kernel_filter", default=True, show_default=True,
+    help="Drop, in the kernel, opens of host processes no loaded rule can match, and coalesce "
+    "repeated opens of container processes (see docs/sensor.md).",
+)  # fmt: skip
+@click.option(
     "--prevent-drift", is_flag=True,
     help="Kill (SIGKILL) processes in containers that run an executable not in the image.",
 )  # fmt: skip
@@ -153,6 +172,20 @@ def _compile(paths: tuple[str, ...]) -> tuple[CompiledRules, dict[str, float]]:
     "--metrics-port", type=click.IntRange(1, 65535), default=None,
     help="Serve Prometheus metrics on 127.0.0.1:PORT.",
 )  # fmt: skip
+@click.option(
+    "--runtime-socket", "runtime_sockets", multiple=True, metavar="RUNTIME=PATH",
+    help="Socket of a container runtime: podman, docker, containerd or cri-o (repeatable; "
+    "defaults: /run/podman/podman.sock, /var/run/docker.sock, /run/containerd/containerd.sock, "
+    "/var/run/crio/crio.sock).",
+)  # fmt: skip
+@click.option(
+    "--aws-metadata/--no-aws-metadata", "aws_metadata", default=False, show_default=True,
+    help="Fill cloud.account.id, cloud.region, cloud.instance.id... from the EC2 metadata service (IMDSv2).",
+)  # fmt: skip
+@click.option(
+    "--imds-endpoint", default=None, metavar="URL",
+    help="EC2 metadata service for --aws-metadata (default: http://169.254.169.254).",
+)  # fmt: skip
 @server_options
 def sensor(
     rules_files: tuple[str, ...],
@@ -164,6 +197,7 @@ def sensor(
     failed_opens: bool,
     no_container_output: bool,
     no_default_rules: bool,
+    kernel_filter: bool,
     prevent_drift: bool,
     drift_images: tuple[str, ...],
     drift_namespaces: tuple[str, ...],
@@ -171,6 +205,9 @@ def sensor(
     capture_seconds: float,
     metrics_port: int | None,
     in_use: bool,
+    runtime_sockets: tuple[str, ...],
+    aws_metadata: bool,
+    imds_endpoint: str | None,
     server_url: str | None,
     token: str | None,
 ) -> None:
@@ -182,9 +219,13 @@ def sensor(
     from yamori.sensor.captures import CaptureRecorder
     from yamori.sensor.containers import ContainerResolver
     from yamori.sensor.drift import WRITE_TYPES, DriftGuard, DriftPolicy
+    from yamori.sensor.hostinfo import host_info
     from yamori.sensor.inuse import OPEN_TYPES, InUseRecorder
+    from yamori.sensor.prefilter import describe as describe_filter
+    from yamori.sensor.prefilter import host_mount_namespace, open_path_filter
     from yamori.sensor.runner import SensorRunner, append_container_output, rule_evttypes, unfilled_fields
 
+    sockets = _runtime_sockets(runtime_sockets)
     binary = check_preconditions()
     files = tuple(default_rules_files()) + rules_files if not no_default_rules else rules_files
     compiled, capture_rules = _compile(files)
@@ -198,9 +239,17 @@ def sensor(
     extra = {t for t in WRITE_TYPES if available is None or t in available}
     if in_use:  # packages in use: read opens of container processes (see sensor/inuse.py)
         extra |= {t for t in OPEN_TYPES if available is None or t in available}
+    open_filter = open_path_filter(compiled) if kernel_filter else None
     program, attached, skipped = generate_program(
-        types | extra, os.getpid(), available=available, emit_failed_opens=failed_opens
+        types | extra,
+        os.getpid(),
+        available=available,
+        emit_failed_opens=failed_opens,
+        open_filter=open_filter,
+        host_mntns=host_mount_namespace(),
     )
+    if open_filter is not None and OPEN_TYPES & set(attached):
+        click.echo(f"yamori sensor: opens sent to user space: {describe_filter(open_filter)}", err=True)
     click.echo(f"yamori sensor: syscalls captured: {', '.join(attached)} (+ process lifecycle)", err=True)
     if skipped:
         click.echo(
@@ -215,7 +264,11 @@ def sensor(
         fmt, output, webhooks, None, "local0", "0", None, hostname, server_url=server_url, token=token
     )
     backend = BpftraceBackend(program, bpftrace=binary)
-    containers = ContainerResolver()
+    containers = ContainerResolver(runtime_sockets=sockets)
+    host = host_info(aws=aws_metadata or bool(imds_endpoint), endpoint=imds_endpoint, hostname=hostname)
+    if aws_metadata or imds_endpoint:
+        where = f"{host.account_id} {host.region} {host.instance_id}" if host.account_id else "not reachable"
+        click.echo(f"yamori sensor: EC2 instance identity: {where}", err=True)
     policy = DriftPolicy(
         bool(prevent_drift or drift_images or drift_namespaces), drift_images, drift_namespaces
     )
@@ -253,6 +306,7 @@ def sensor(
             f"{len(capture_rules)}, priority floor: {capture_priority or 'none'})",
             err=True,
         )
+    runner.context.host = host
     seeded = runner.table.seed()
     stopped_by_us = True
     try:
@@ -291,7 +345,8 @@ def sensor(
     counters = runner.counters
     click.echo(
         f"yamori sensor: {counters.summary()} lost={stats.lost} malformed={stats.malformed} "
-        f"incomplete={stats.incomplete} engine_errors={runner.engine.errors} "
+        f"incomplete={stats.incomplete} kernel_filtered={stats.kernel_filtered} "
+        f"kernel_coalesced={stats.kernel_coalesced} engine_errors={runner.engine.errors} "
         f"processes={len(runner.table)} containers_looked_up={runner.context.containers.lookups}",
         err=True,
     )

@@ -32,7 +32,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from yamori.detect.condition import (
     And,
@@ -53,7 +53,7 @@ from yamori.detect.condition import (
     referenced_names,
 )
 from yamori.detect.condition.parser import LIST_MODIFIERS, NUMERIC_OPERATORS, STRING_OPERATORS
-from yamori.detect.fields.interface import Event, FieldClass, FieldInfo, FieldType, cached_value
+from yamori.detect.fields.interface import Either, Event, FieldClass, FieldInfo, FieldType, cached_value
 from yamori.detect.output import OutputTemplate, apply_transformers
 from yamori.detect.rules.model import Level, LoadMessage, Priority, RuleException, RuleItem, RuleSet
 
@@ -360,7 +360,7 @@ def unsafe_regex_reason(pattern: str) -> str | None:
 # --------------------------------------------------------------------------- operator semantics
 
 _NUMERIC = frozenset({FieldType.INT, FieldType.UINT})
-_STRINGY = frozenset({FieldType.STRING, FieldType.STRINGS, FieldType.IPADDR})
+_STRINGY = frozenset({FieldType.STRING, FieldType.STRINGS, FieldType.IPADDR, FieldType.IPNET})
 # Which operators each field type accepts, built from the parser's operator sets so the two can
 # never disagree about what an operator is.
 _EQUALITY = frozenset({"=", "==", "!="})
@@ -371,6 +371,7 @@ _ALLOWED_OPS: dict[FieldType, frozenset[str]] = {
     FieldType.UINT: _EQUALITY | NUMERIC_OPERATORS | _MEMBERSHIP,
     FieldType.BOOL: _EQUALITY | _MEMBERSHIP,
     FieldType.IPADDR: _EQUALITY | _MEMBERSHIP,
+    FieldType.IPNET: _EQUALITY | _MEMBERSHIP,
     FieldType.BYTES: _EQUALITY
     | frozenset({"bcontains", "bstartswith", "bendswith", "contains", "startswith", "endswith"}),
 }
@@ -431,11 +432,16 @@ def _scalar_test(op: str, rhs: Any, ftype: FieldType, what: str) -> Callable[[An
         if ftype is FieldType.IPADDR:
             addr = _ip(rhs, what)
             return lambda v: _ip_or_none(v) == addr
+        if ftype is FieldType.IPNET:
+            return _set_test("in", [rhs], ftype, what)
         return lambda v: bool(v == rhs)
     if op == "!=":
         if ftype is FieldType.IPADDR:
             addr = _ip(rhs, what)
             return lambda v: _ip_or_none(v) != addr
+        if ftype is FieldType.IPNET:
+            member = _set_test("in", [rhs], ftype, what)
+            return lambda v: _ip_or_none(v) is not None and not member(v)
         return lambda v: bool(v != rhs)
     if op == "<":
         return lambda v: bool(v < rhs)
@@ -503,7 +509,7 @@ def _set_test(op: str, items: Sequence[Any], ftype: FieldType, what: str) -> Cal
     if op == "pmatch":
         prefixes = _pmatch_prefixes(str(i) for i in items)
         return lambda v: any(_pmatch_one(str(v), p, g) for p, g in prefixes)
-    if ftype is FieldType.IPADDR:
+    if ftype in (FieldType.IPADDR, FieldType.IPNET):
         nets = []
         for item in items:
             try:
@@ -858,6 +864,8 @@ def _fast_leaf(node: Compare | Exists, fields: Mapping[str, FieldInfo]) -> Predi
         return None  # the general path reports the error
     if ref.arg is not None and (info.arg == "none" or info.arg.endswith("index")):
         return None
+    if info.any_element and ref.arg is None:
+        return None  # a list of candidates (any ancestor): the general path
     name, arg = ref.name, ref.arg
     key = (name, arg)
 
@@ -926,8 +934,12 @@ def _leaf(node: Compare | Exists, fields: Mapping[str, FieldInfo]) -> Predicate:
     what = f"'{node.field.name} {op}'"
     if op not in _ALLOWED_OPS[ftype]:
         raise CompileError(f"operator '{op}' cannot be used with {ftype.value} field '{node.field.name}'")
-    is_list = ftype is FieldType.STRINGS
-    elem_type = FieldType.STRING if is_list else ftype
+    info = fields[node.field.name]
+    # any_element fields without an argument give candidates, any of which may match (Falco's
+    # unindexed proc.aname); list fields keep their list semantics (`in`: every member)
+    any_element = info.any_element and node.field.arg is None
+    is_list = ftype is FieldType.STRINGS or any_element
+    elem_type = FieldType.STRING if ftype is FieldType.STRINGS else ftype
     value = node.value
 
     if isinstance(value, ValRef):
@@ -940,7 +952,8 @@ def _leaf(node: Compare | Exists, fields: Mapping[str, FieldInfo]) -> Predicate:
             if v is None or w is None:
                 return False
             try:
-                return _scalar_test(op, w, elem_type, what)(v)
+                test = _scalar_test(op, w, elem_type, what)
+                return any(test(x) for x in v) if any_element else test(v)
             except (TypeError, CompileError):
                 return False
 
@@ -948,6 +961,9 @@ def _leaf(node: Compare | Exists, fields: Mapping[str, FieldInfo]) -> Predicate:
 
     if node.modifier is not None:
         assert isinstance(value, ListValue)
+        if any_element:  # the modifier's test on each candidate; any may satisfy it
+            one = cast(Callable[[Any], bool], _modified(node, lambda x: x, elem_type, False, what))
+            return _guard_list(get, lambda vs: any(one(x) for x in vs))
         return _modified(node, get, elem_type, is_list, what)
 
     if isinstance(value, ListValue):
@@ -956,7 +972,7 @@ def _leaf(node: Compare | Exists, fields: Mapping[str, FieldInfo]) -> Predicate:
         if op in ("in", "intersects"):
             test = _set_test(op, items, elem_type, what)
             if is_list:
-                if op == "in":
+                if op == "in" and not any_element:
                     return _guard_list(get, lambda vs: all(test(x) for x in vs))
                 return _guard_list(get, lambda vs: any(test(x) for x in vs))
             return _guard(get, test)
@@ -977,7 +993,7 @@ def _leaf(node: Compare | Exists, fields: Mapping[str, FieldInfo]) -> Predicate:
         test = _scalar_test(op, rhs, elem_type, what)
     if is_list:
         return _guard_list(get, lambda vs: any(test(x) for x in vs))
-    return _guard(get, test)
+    return _guard(get, test, every=op == "!=")
 
 
 def _item_test(op: str, text: str, elem_type: FieldType, field_name: str, what: str) -> Callable[[Any], bool]:
@@ -1012,12 +1028,17 @@ def _modified(node: Compare, get: Getter, elem_type: FieldType, is_list: bool, w
     return _guard(get, combined)
 
 
-def _guard(get: Getter, test: Callable[[Any], bool]) -> Predicate:
+def _guard(get: Getter, test: Callable[[Any], bool], every: bool = False) -> Predicate:
+    """``test`` on the value; an ``Either`` value (both ends of a connection) matches when one
+    member does, or with ``every`` (the ``!=`` operator, as Falco's fd.ip) when all do."""
+
     def pred(event: Event) -> bool:
         v = get(event)
         if v is None:
             return False
         try:
+            if isinstance(v, Either):
+                return all(map(test, v)) if every else any(map(test, v))
             return test(v)
         except TypeError:  # an extractor returned an unexpected type: treat as no match
             return False

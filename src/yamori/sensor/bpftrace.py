@@ -43,14 +43,17 @@ import subprocess
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from yamori.sensor.fdtable import decode_socket
 from yamori.sensor.interface import CaptureBackend, CaptureStats, RawRecord, RecordKind
+from yamori.sensor.prefilter import COUNTER_MAPS, FILTER_MAPS, OPEN_TYPES, PathFilter, open_decision_blocks
 
 __all__ = [
     "LIFECYCLE_TYPES",
+    "SOCK_INTS",
     "STRLEN",
     "SYSCALLS",
     "BpftraceBackend",
@@ -58,6 +61,7 @@ __all__ = [
     "RecordAssembler",
     "SyscallSpec",
     "available_syscalls",
+    "fd_feeders",
     "generate_program",
     "parse_json_line",
     "unescape_buf",
@@ -89,6 +93,12 @@ class SyscallSpec:
     args: tuple[Arg, ...] = ()
     success_only: bool = False  # drop failed calls in the kernel (opens: most are noise)
     res_name: str = "res"  # Falco's name of the return value argument (``fd`` for opens)
+    # socket calls (``_socket_probes``): the tracepoint fields of the user sockaddr and its
+    # length (``*field``: a pointer to the length, read at exit), and which fd's kernel socket
+    # to read at exit (``fd``: the argument, ``ret``: the result, as accept's new fd)
+    sockaddr: str = ""
+    addrlen: str = ""
+    sock_fd: str = ""
 
 
 def _s(name: str, field: str) -> Arg:
@@ -157,25 +167,38 @@ _SPECS = (
     SyscallSpec("setuid", (_i("uid", "uid"),)),
     SyscallSpec("setgid", (_i("gid", "gid"),)),
     SyscallSpec("memfd_create", (_s("name", "uname"), _i("flags", "flags")), False, "fd"),
-    SyscallSpec("dup", (_i("fd", "fildes"),)),
-    SyscallSpec("dup2", (_i("oldfd", "oldfd"), _i("newfd", "newfd"))),
-    SyscallSpec("dup3", (_i("oldfd", "oldfd"), _i("newfd", "newfd"), _i("flags", "flags"))),
+    # dup*: the kernel socket of the old fd is read too (fd.type of a redirected stdio must not
+    # depend on a /proc read made after the fd number was reused)
+    SyscallSpec("dup", (_i("fd", "fildes"),), sock_fd="fd"),
+    SyscallSpec("dup2", (_i("oldfd", "oldfd"), _i("newfd", "newfd")), sock_fd="fd"),
+    SyscallSpec("dup3", (_i("oldfd", "oldfd"), _i("newfd", "newfd"), _i("flags", "flags")), sock_fd="fd"),
     SyscallSpec("socket", (_i("domain", "family"), _i("type", "type"), _i("proto", "protocol")), False, "fd"),
-    SyscallSpec("connect", (_i("fd", "fd"),)),
-    SyscallSpec("accept", (_i("fd", "fd"),), False, "fd"),
-    SyscallSpec("accept4", (_i("fd", "fd"), _i("flags", "flags")), False, "fd"),
-    SyscallSpec("bind", (_i("fd", "fd"),)),
+    SyscallSpec("connect", (_i("fd", "fd"),), sockaddr="uservaddr", addrlen="addrlen", sock_fd="fd"),
+    SyscallSpec("accept", (_i("fd", "fd"),), False, "fd", "upeer_sockaddr", "*upeer_addrlen", sock_fd="ret"),
+    SyscallSpec(
+        "accept4",
+        (_i("fd", "fd"), _i("flags", "flags")),
+        False,
+        "fd",
+        "upeer_sockaddr",
+        "*upeer_addrlen",
+        sock_fd="ret",
+    ),
+    SyscallSpec("bind", (_i("fd", "fd"),), sockaddr="umyaddr", addrlen="addrlen", sock_fd="fd"),
     SyscallSpec("listen", (_i("fd", "fd"), _i("backlog", "backlog"))),
     SyscallSpec("mount", (_s("dev", "dev_name"), _s("dir", "dir_name"), _i("flags", "flags"))),
     SyscallSpec("umount2", (_s("name", "name"), _i("flags", "flags"))),
     SyscallSpec("ioctl", (_i("fd", "fd"), _i("request", "cmd"))),
     SyscallSpec("bpf", (_i("cmd", "cmd"),)),
+    # absent where the kernel has no module support (CONFIG_MODULES=n): skipped, reported
+    SyscallSpec("init_module", (_i("length", "len"), _s("uargs", "uargs"))),
+    SyscallSpec("finit_module", (_i("fd", "fd"), _s("uargs", "uargs"), _i("flags", "flags"))),
     SyscallSpec("unshare", (_i("flags", "unshare_flags"),)),
     SyscallSpec("setns", (_i("fd", "fd"), _i("nstype", "flags"))),
     SyscallSpec("kill", (_i("pid", "pid"), _i("sig", "sig"))),
     SyscallSpec("userfaultfd", (_i("flags", "flags"),)),
     SyscallSpec("prctl", (_i("option", "option"),)),
-    SyscallSpec("sendto", (_i("fd", "fd"),)),
+    SyscallSpec("sendto", (_i("fd", "fd"),), sockaddr="addr", addrlen="addr_len", sock_fd="fd"),
     SyscallSpec("sendmsg", (_i("fd", "fd"),)),
     SyscallSpec("recvfrom", (_i("fd", "fd"),)),
 )
@@ -203,7 +226,29 @@ def _filter(self_pid: int) -> str:
     return f"pid != {self_pid} && curtask->real_parent->tgid != {self_pid}"
 
 
-def _syscall_probes(spec: SyscallSpec, self_pid: int, emit_failed: bool) -> str:
+# Event types whose fd fields (fd.type, fd.sip...) need the fd table to know sockets; when a rule
+# wants one, the calls that create and name sockets are attached too (rare next to opens).
+_FD_USERS = frozenset({"dup", "dup2", "dup3", "connect", "sendto", "sendmsg", "recvfrom", "listen"})
+_SOCKET_FEEDERS = frozenset({"socket", "connect", "accept", "accept4", "bind"})
+
+
+def fd_feeders(evttypes: Iterable[str]) -> set[str]:
+    """The socket calls to attach so the fd table can answer the wanted types' fd fields."""
+    return set(_SOCKET_FEEDERS) if _FD_USERS.intersection(evttypes) else set()
+
+
+def _syscall_probes(
+    spec: SyscallSpec,
+    self_pid: int,
+    emit_failed: bool,
+    decision: Callable[[str, str, str], str] | None = None,
+) -> str:
+    """Enter probe stashing the arguments, exit probe printing them with the result.
+
+    ``decision`` (opens under the path prefilter, see ``sensor/prefilter.py``): given the
+    tracepoint, the cleanup statements and the "failed, drop it" test, the exit blocks that set
+    ``@pf[tid]`` for the opens to send (and clean up after the others); the printing block then
+    runs only for those."""
     tp = tracepoint_name(spec.name)
     ints = [a for a in spec.args if not a.string]
     strs = [a for a in spec.args if a.string]
@@ -229,11 +274,53 @@ def _syscall_probes(spec: SyscallSpec, self_pid: int, emit_failed: bool) -> str:
     body = "\n    ".join(emit)
     if spec.success_only and not emit_failed:
         body = "if (args->ret >= 0) {\n    " + body + "\n  }"
+    enter = f"tracepoint:syscalls:sys_enter_{tp} /{_filter(self_pid)}/ {{\n  {' '.join(stash)}\n}}\n"
+    if decision is None:
+        return (
+            f"{enter}tracepoint:syscalls:sys_exit_{tp} /@ts[tid]/ {{\n  $id = @ts[tid];\n  {body}\n"
+            f"  {' '.join(cleanup)}\n}}\n"
+        )
+    failed = "args->ret < 0" if spec.success_only and not emit_failed else "0"
+    decide = decision(tp, " ".join(cleanup), failed)
     return (
-        f"tracepoint:syscalls:sys_enter_{tp} /{_filter(self_pid)}/ {{\n  {' '.join(stash)}\n}}\n"
-        f"tracepoint:syscalls:sys_exit_{tp} /@ts[tid]/ {{\n  $id = @ts[tid];\n  {body}\n"
-        f"  {' '.join(cleanup)}\n}}\n"
+        f"{enter}{decide}"
+        f"tracepoint:syscalls:sys_exit_{tp} /@pf[tid]/ {{\n  $id = @ts[tid];\n  {body}\n"
+        f"  {' '.join(cleanup)} delete(@pf[tid]);\n}}\n"
     )
+
+
+def _open_decision(
+    spec: SyscallSpec, flt: PathFilter, host_mntns: int | None, coalesce: bool
+) -> Callable[[str, str, str], str]:
+    """The path prefilter's decision blocks for one open syscall (which stash holds its flags)."""
+    ints = [a.name for a in spec.args if not a.string]
+    flags_var = f"@i{ints.index('flags')}[tid]" if "flags" in ints else None
+    fixed = 1 if spec.name == "creat" else 2  # openat2: flags unknown here, both modes
+
+    def blocks(tp: str, cleanup: str, failed: str) -> str:
+        return open_decision_blocks(
+            flt,
+            tracepoint=tp,
+            flags_var=flags_var,
+            fixed_mode=fixed,
+            host_mntns=host_mntns,
+            coalesce_containers=coalesce,
+            cleanup=cleanup,
+            failed=failed,
+        )
+
+    return blocks
+
+
+def _filter_housekeeping(per_thread: list[str]) -> str:
+    """Forget a thread's last open at its exit; report the kernel counters every 2 s."""
+    forget = " ".join(f"delete({m}[tid]);" for m in per_thread)
+    return f"tracepoint:sched:sched_process_exit {{ {forget} }}\ninterval:s:2 {{ {_counter_report()} }}\n"
+
+
+def _counter_report() -> str:
+    """Print the prefilter's counters (created first, so a counter never hit prints 0)."""
+    return " ".join(f"print({m});" for m in COUNTER_MAPS)
 
 
 def _c(text: str) -> str:
@@ -241,13 +328,131 @@ def _c(text: str) -> str:
     return text.replace(SEP, "\\x1f")
 
 
+SOCK_INTS = (
+    "sk_family", "sk_type", "sk_proto", "sk_lport", "sk_rport", "sk_l4", "sk_r4",
+    "sk_l6_0", "sk_l6_1", "sk_l6_2", "sk_l6_3", "sk_r6_0", "sk_r6_1", "sk_r6_2", "sk_r6_3", "sk_ino",
+    "sa_family", "sa_port", "sa_a0", "sa_a1", "sa_a2", "sa_a3",
+)  # fmt: skip
+"""The ints a socket call's header carries after its entry ints (decoded by
+``fdtable.decode_socket``): the kernel socket of the fd (family, type, protocol, local/remote
+port as network-order u16 read little-endian, IPv4 local/remote address, IPv6 local/remote as
+four u32 words each, inode), then the user sockaddr (family, port, four address words). String
+line 1 carries the sockaddr's AF_UNIX path."""
+
+_SK = "$sk->__sk_common"
+
+
+def _socket_probes(spec: SyscallSpec, self_pid: int) -> tuple[str, set[str]]:
+    """Probes for connect/accept/bind/sendto: the entry ints, then what the kernel socket and the
+    user sockaddr say, read at exit (user pages are present then; the socket has its local
+    address once connect/accept/bind returned). Wire format as ``_syscall_probes``: a header of
+    ints (its string 0 is empty) and string line 1 with the AF_UNIX path. The path is printed by
+    a second probe on the same exit tracepoint (run after the first, in attach order, as the
+    exec probes are): both in one program exceed the 512-byte BPF stack with 200-byte strings.
+
+    The kernel socket is reached through ``curtask->files->fdt->fd[N]`` (tracepoints give no
+    socket pointer) and read only when the call succeeded (or connect is in progress) and the
+    file is a socket (S_IFSOCK); otherwise ``$sk`` stays NULL and its reads yield zeros.
+    Returns (program text, maps used)."""
+    tp = tracepoint_name(spec.name)
+    ints = [a for a in spec.args if not a.string]
+    stash = ["@ts[tid] = nsecs;"]
+    stash += [f"@i{n}[tid] = (int64)args->{a.field};" for n, a in enumerate(ints)]
+    length = spec.addrlen.lstrip("*")
+    if spec.sockaddr:
+        stash.append(f"@sa[tid] = (uint64)args->{spec.sockaddr};")
+        stash.append(f"@sl[tid] = {'(uint64)' if spec.addrlen.startswith('*') else '(int64)'}args->{length};")
+    fd = "$ret" if spec.sock_fd == "ret" else "@i0[tid]"
+    if not spec.sockaddr:
+        read_len = "$n = (int64)0;"
+    elif spec.addrlen.startswith("*"):
+        read_len = "$n = (int64)0;\n  if (@sl[tid] != 0) { $n = (int64)*(int32*)uptr(@sl[tid]); }"
+    else:
+        read_len = "$n = (int64)@sl[tid];"
+    # args->ret is read once: reusing the ctx pointer across branches fails the verifier
+    body = f"""$ret = (int64)args->ret;
+  $sa = {"@sa[tid]" if spec.sockaddr else "(uint64)0"};
+  {read_len}
+  $fd = (int64){fd};
+  $sk = (struct sock *)0;
+  $ino = (int64)0;
+  if (($ret >= 0 || $ret == -115) && $fd >= 0) {{
+    $fdt = curtask->files->fdt;
+    if ($fd < (int64)$fdt->max_fds) {{
+      $file = *($fdt->fd + $fd);
+      if ($file != 0) {{ $ino = (int64)$file->f_inode->i_ino; }}
+      if ($file != 0 && ($file->f_inode->i_mode & 0xf000) == 0xc000) {{
+        $sk = ((struct socket *)$file->private_data)->sk;
+      }}
+    }}
+  }}
+  $fam = (int64)0;
+  if ($sa != 0 && $n >= 2) {{ $fam = (int64)*(uint16*)uptr($sa); }}
+  $aoff = (uint64)($fam == 10 ? 8 : 4);"""
+    v6 = [f"{_SK}.{f}.in6_u.u6_addr32[{i}]" for f in ("skc_v6_rcv_saddr", "skc_v6_daddr") for i in range(4)]
+    kernel = [
+        f"{_SK}.skc_family",
+        "$sk->sk_type",
+        "$sk->sk_protocol",
+        "((struct inet_sock *)$sk)->inet_sport",
+        f"{_SK}.skc_dport",
+        f"{_SK}.skc_rcv_saddr",
+        f"{_SK}.skc_daddr",
+        *v6,
+    ]
+    values = ["@ts[tid]", "tid", "pid", "$ret"] + [f"@i{n}[tid]" for n in range(len(ints))]
+    values += [f"(int64){v}" for v in kernel] + ["$ino", "$fam"]
+    values += ["(int64)*(uint16*)uptr($sa + 2)"]
+    values += [f"(int64)*(uint32*)uptr($sa + $aoff{f' + {4 * i}' if i else ''})" for i in range(4)]
+    nints = len(ints) + len(SOCK_INTS)
+    nstr = "2" if spec.sockaddr else "1"
+    fmt = SEP.join(["S", "%llu", "%d", "%d", spec.name, "%lld", nstr, str(nints)] + ["%lld"] * nints + [""])
+    path = SEP.join(["P", "%llu", "%d", "1", "%s"])
+    cleanup = ["delete(@ts[tid]);", "delete(@sa[tid]);", "delete(@sl[tid]);"][: 3 if spec.sockaddr else 1]
+    cleanup += [f"delete(@i{n}[tid]);" for n in range(len(ints))]
+    if not spec.sockaddr:  # dup*: no sockaddr, no path line
+        text = (
+            f"tracepoint:syscalls:sys_enter_{tp} /{_filter(self_pid)}/ {{\n  {' '.join(stash)}\n}}\n"
+            f"tracepoint:syscalls:sys_exit_{tp} /@ts[tid]/ {{\n  {body}\n"
+            f'  printf("{_c(fmt)}\\n", {", ".join(values)});\n'
+            f"  {' '.join(cleanup)}\n}}\n"
+        )
+        return text, {"@ts", *(f"@i{n}" for n in range(len(ints)))}
+    text = (
+        f"tracepoint:syscalls:sys_enter_{tp} /{_filter(self_pid)}/ {{\n  {' '.join(stash)}\n}}\n"
+        f"tracepoint:syscalls:sys_exit_{tp} /@ts[tid]/ {{\n  {body}\n"
+        f'  printf("{_c(fmt)}\\n", {", ".join(values)});\n}}\n'
+        f"tracepoint:syscalls:sys_exit_{tp} /@ts[tid]/ {{\n"
+        f"  $sa = @sa[tid];\n  {read_len}\n"
+        "  $abs = (uint64)0; $plen = (int64)0;\n"
+        "  if ($sa != 0 && $n > 2 && *(uint16*)uptr($sa) == 1) {\n"
+        "    $abs = *(uint8*)uptr($sa + 2) == 0 ? 1 : 0;\n"
+        "    $plen = $n - 2 - (int64)$abs;\n"
+        "    $plen = $plen > 107 ? 107 : $plen;\n"
+        "  }\n"
+        f'  printf("{_c(path)}\\n", @ts[tid], tid, str(uptr($sa + 2 + $abs), $plen));\n'
+        f"  {' '.join(cleanup)}\n}}\n"
+    )
+    return text, {"@ts", "@sa", "@sl", *(f"@i{n}" for n in range(len(ints)))}
+
+
+# sched_process_exec has two probes (one printf holding everything exceeds the BPF stack) that
+# must print the same record id: the first stores it per thread, the second takes it back.
+_XID = """\
+  $id = @xid[tid];
+  if ($id == 0) { $id = nsecs; @xid[tid] = $id; } else { delete(@xid[tid]); }"""
+
+
 def _lifecycle_probes(self_pid: int) -> str:
     flt = _filter(self_pid)
-    header = SEP.join(
-        ["X", "%llu", "%d", "%d", "%d", "%u", "%u", "%u", "%d", "%d", "%d", "%llu", "%d", "3", "%s"]
-    )
+    # X|id|tid|pid|ppid|uid|gid|loginuid|tty major|tty minor|old pid|start|@ex|parts|comm (last);
+    # parts: 0 filename, 1 argv, 2 cgroup, 3 numbers (below), 4 the exe's name when it is a memfd
+    header = SEP.join(["X", "%llu", *["%d"] * 3, *["%u"] * 3, *["%d"] * 3, "%llu", "%d", "%d", "%s"])
+    # cap eff|cap prm|exe inode|exe ctime ns|exe mtime ns|session id (on a line of its own: one
+    # printf holding them all with the header exceeds the 512-byte BPF stack)
+    numbers = _c(SEP.join(["P", "%llu", "%d", "3", "%llu", "%llu", "%llu", "%lld", "%lld", "%d"]))
     failed = {t: _c(SEP.join(["S", "%llu", "%d", "%d", t, "%lld", "0", "0"])) for t in ("execve", "execveat")}
-    part = [_c(SEP.join(["P", "%llu", "%d", str(n), "%r" if n == 1 else "%s"])) for n in range(3)]
+    part = [_c(SEP.join(["P", "%llu", "%d", str(n), "%r" if n == 1 else "%s"])) for n in range(5)]
     argv = f"buf(uptr($mm->arg_start), $n > {STRLEN} ? {STRLEN} : $n)"
     return f"""\
 tracepoint:syscalls:sys_enter_execve /{flt}/ {{ @ex[tid] = 1; }}
@@ -261,20 +466,35 @@ tracepoint:syscalls:sys_exit_execveat /@ex[tid]/ {{
   delete(@ex[tid]);
 }}
 tracepoint:sched:sched_process_exec /{flt}/ {{
-  $id = nsecs;
+{_XID}
   $t = curtask;
   $mm = $t->mm;
   $n = $mm->arg_end - $mm->arg_start;
   $kn = (struct kernfs_node *)$t->cgroups->dfl_cgrp->kn;
   $tty = (struct tty_struct *)$t->signal->tty;
+  $f = (struct file *)$mm->exe_file;
+  $d = (struct dentry *)$f->f_path.dentry;
   printf("{_c(header)}\\n",
     $id, tid, pid, $t->real_parent->tgid, $t->cred->uid.val, $t->cred->gid.val, $t->loginuid.val,
     $tty != 0 ? $tty->driver->major : 0, $tty != 0 ? $tty->driver->minor_start + $tty->index : 0,
-    args->old_pid, $t->start_time, @ex[args->old_pid], comm);
+    args->old_pid, $t->start_time, @ex[args->old_pid], $d == $d->d_parent ? 5 : 4, comm);
   printf("{part[0]}\\n", $id, tid, str(args->filename));
   printf("{part[1]}\\n", $id, tid, {argv});
   printf("{part[2]}\\n", $id, tid, str($kn->name));
   delete(@ex[args->old_pid]);
+}}
+tracepoint:sched:sched_process_exec /{flt}/ {{
+{_XID}
+  $t = curtask;
+  $f = (struct file *)$t->mm->exe_file;
+  $d = (struct dentry *)$f->f_path.dentry;
+  $ino = (struct inode *)$f->f_inode;
+  printf("{numbers}\\n", $id, tid,
+    $t->cred->cap_effective.val, $t->cred->cap_permitted.val, $ino->i_ino,
+    $ino->i_ctime_sec * 1000000000 + (int64)($ino->i_ctime_nsec & 0x3fffffff),
+    $ino->i_mtime_sec * 1000000000 + (int64)($ino->i_mtime_nsec & 0x3fffffff),
+    *(int32 *)((uint64)$t->signal->pids[3] + sizeof(struct pid)));
+  if ($d == $d->d_parent) {{ printf("{part[4]}\\n", $id, tid, str($d->d_name.name)); }}
 }}
 tracepoint:sched:sched_process_fork /{flt}/ {{
   printf("{_c(SEP.join(["F", "%llu", "%d", "%d", "%d"]))}\\n", nsecs, tid, pid, args->child_pid);
@@ -291,6 +511,9 @@ def generate_program(
     *,
     available: set[str] | None = None,
     emit_failed_opens: bool = False,
+    open_filter: PathFilter | None = None,
+    host_mntns: int | None = None,
+    coalesce_containers: bool = True,
 ) -> tuple[str, list[str], list[str]]:
     """The bpftrace program for these Falco event types.
 
@@ -298,12 +521,16 @@ def generate_program(
     the sensor has no capture spec for it or the kernel lacks its tracepoint; the lifecycle
     types are always produced by the fixed probes. ``chdir`` is always attached: the process
     table follows working directories to resolve relative paths to absolute ``fd.name``.
+
+    ``open_filter`` (from ``prefilter.open_path_filter``): opens no rule can match are dropped in
+    the kernel for host processes and coalesced for container processes (in a container other
+    than the one of mount namespace ``host_mntns``) when ``coalesce_containers``.
     """
-    wanted = set(evttypes) | {"chdir", "fchdir"}
+    wanted = set(evttypes) | {"chdir", "fchdir"} | fd_feeders(evttypes)
     attached: list[str] = []
     skipped: list[str] = []
     parts = [_lifecycle_probes(self_pid)]
-    maps = {"@ex"}
+    maps = {"@ex", "@xid"}
     for name in sorted(wanted):
         if name in LIFECYCLE_TYPES:
             continue
@@ -312,14 +539,31 @@ def generate_program(
             skipped.append(name)
             continue
         attached.append(name)
-        parts.append(_syscall_probes(spec, self_pid, emit_failed_opens))
+        if spec.sock_fd:  # connect/accept/bind/sendto/dup: socket addresses read at exit
+            text, used = _socket_probes(spec, self_pid)
+            parts.append(text)
+            maps |= used
+            continue
+        decision = None
+        if open_filter is not None and open_filter.atoms is not None and name in OPEN_TYPES:
+            coalescing = coalesce_containers and host_mntns is not None
+            decision = _open_decision(spec, open_filter, host_mntns, coalescing)
+            maps.update(FILTER_MAPS if coalescing else ("@pf", "@pu"))
+        parts.append(_syscall_probes(spec, self_pid, emit_failed_opens, decision))
         maps.add("@ts")
         spec_ints = sum(1 for a in spec.args if not a.string)
         spec_strs = len(spec.args) - spec_ints
         maps.update(f"@i{n}" for n in range(spec_ints))
         maps.update(f"@s{n}" for n in range(spec_strs))
+    end = ""
+    if "@pf" in maps:
+        # every map the END block names must exist in the program: create the counters at BEGIN
+        parts.insert(0, "BEGIN { " + " ".join(f"{m} = count(); clear({m});" for m in COUNTER_MAPS) + " }\n")
+        parts.append(_filter_housekeeping(sorted(maps & set(FILTER_MAPS))))
+        end = _counter_report() + "\n  "
+        maps.update(COUNTER_MAPS)
     # bpftrace prints every non-empty map when it exits: clear the per-thread stashes first.
-    parts.append("END {\n  " + " ".join(f"clear({m});" for m in sorted(maps)) + "\n}\n")
+    parts.append("END {\n  " + end + " ".join(f"clear({m});" for m in sorted(maps)) + "\n}\n")
     return "".join(parts), attached, skipped
 
 
@@ -378,6 +622,7 @@ class RecordAssembler:
         self.stats = stats if stats is not None else CaptureStats()
         self.limit = limit
         self._pending: OrderedDict[tuple[int, int], _Pending] = OrderedDict()
+        self._early: dict[tuple[int, int], dict[int, str]] = {}  # exec parts before their header
 
     def feed(self, data: str) -> RawRecord | None:
         """One printf payload; returns a record when this line completes one."""
@@ -389,6 +634,11 @@ class RecordAssembler:
                 key = (int(sid), int(stid))
                 pending = self._pending.get(key)
                 if pending is None:
+                    if int(sidx) >= 3:  # an exec's second probe ran before the header's probe
+                        self._early.setdefault(key, {})[int(sidx)] = value
+                        if len(self._early) > 256:
+                            self._early.pop(next(iter(self._early)))
+                        return None
                     self.stats.incomplete += 1
                     return None
                 pending.parts[int(sidx)] = value
@@ -416,7 +666,7 @@ class RecordAssembler:
             fields = text.split(SEP, 14)
             if len(fields) != 15:
                 raise ValueError(text)
-            head, tail, expected = fields[:14], fields[14], 3
+            head, tail, expected = fields[:14], fields[14], int(fields[13])
         else:
             # S|id|tid|pid|name|ret|nstr|nint|int...[|first string, free-form]
             fields = text.split(SEP, 8)
@@ -444,10 +694,10 @@ class RecordAssembler:
                 self._pending.popitem(last=False)
                 self.stats.incomplete += 1
             return None
-        pending = _Pending(head, tail, {}, expected)
-        if expected == 0:
-            return self._build(pending)
         key = (int(head[1]), int(head[2]))
+        pending = _Pending(head, tail, self._early.pop(key, {}) if self._early else {}, expected)
+        if len(pending.parts) >= expected:
+            return self._build(pending)
         self._pending[key] = pending
         if len(self._pending) > self.limit:
             self._pending.popitem(last=False)
@@ -459,6 +709,11 @@ class RecordAssembler:
         ts, tid, pid = int(h[1]), int(h[2]), int(h[3])
         if h[0] == "X":
             major, minor = int(h[8]), int(h[9])
+            exe_name = p.parts.get(4)  # only sent when the exe's dentry is its fs root (memfd)
+            memfd = exe_name is not None and exe_name.startswith("memfd:")
+            nums = [int(n) for n in p.parts[3].split(SEP)] if 3 in p.parts else []
+            if len(nums) != 6:
+                nums = [-1, -1, 0, 0, 0, 0]  # an older producer (or a test) without them
             argv = _decode_argv(p.parts.get(1, ""))
             filename = p.parts.get(0, "")
             trunc = {"exepath"} if len(filename.encode("utf-8", "surrogateescape")) >= STRLEN - 1 else set()
@@ -478,10 +733,18 @@ class RecordAssembler:
                 tty=_encode_dev(major, minor) if major else 0,
                 start_ns=int(h[11]),
                 comm=p.tail,
-                exepath=filename,
+                # Falco's BPF drivers report a memfd's exepath as its name ("memfd:NAME")
+                exepath=exe_name if memfd and exe_name else filename,
                 argv=argv,
                 cgroup=p.parts.get(2, ""),
                 truncated=frozenset(trunc),
+                cap_effective=nums[0] if nums[0] >= 0 else None,
+                cap_permitted=nums[1] if nums[1] >= 0 else None,
+                exe_ino=nums[2] or None,
+                exe_ctime_ns=nums[3] or None,
+                exe_mtime_ns=nums[4] or None,
+                sid=nums[5] or None,
+                exe_from_memfd=memfd,
             )
         spec = SYSCALLS.get(h[4])
         args: dict[str, int | str] = {}
@@ -496,6 +759,9 @@ class RecordAssembler:
                 args[a.name] = value
                 if len(value.encode("utf-8", "surrogateescape")) >= STRLEN - 1:
                     trunc.add(a.name)
+            if spec.sock_fd:
+                sock = decode_socket([int(v) for v in h[7 + len(ints) :]], p.parts.get(1, ""))
+                return RawRecord(RecordKind.SYSCALL, ts, tid, pid, h[4], res=int(h[5]), args=args, sock=sock)
         return RawRecord(
             RecordKind.SYSCALL, ts, tid, pid, h[4], res=int(h[5]), args=args, truncated=frozenset(trunc)
         )
@@ -607,6 +873,13 @@ class BpftraceBackend(CaptureBackend):
                     yield record
             elif kind == "lost_events" and isinstance(data, dict):
                 stats.lost += int(data.get("events", 0))
+            elif kind == "map" and isinstance(data, dict):
+                # the path prefilter's counters: cumulative, printed every 2 s and at END (a
+                # cleared map may print as 0 as bpftrace exits: keep the highest value seen)
+                for name, value in data.items():
+                    if isinstance(value, int) and name in COUNTER_MAPS:
+                        attr = "kernel_" + name[2:]
+                        setattr(stats, attr, max(getattr(stats, attr), value))
 
     def stop(self) -> None:
         proc = self._proc

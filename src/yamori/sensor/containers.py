@@ -6,33 +6,33 @@ container id (64 hex digits). The patterns differ by runtime and cgroup manager:
 - podman/libpod: ``libpod-<id>`` (cgroupfs) or ``libpod-<id>.scope`` (systemd); conmon lives in
   ``libpod-conmon-<id>`` and is *not* in the container;
 - docker: ``/docker/<id>`` (cgroupfs) or ``docker-<id>.scope``;
-- containerd (CRI): ``cri-containerd-<id>.scope`` or ``/kubepods/.../<id>``;
+- containerd (CRI): ``cri-containerd-<id>.scope``, ``/kubepods/.../<id>`` or ``/k8s.io/<id>``;
 - CRI-O: ``crio-<id>.scope`` (``crio-conmon-<id>`` is the monitor).
 
-Metadata: podman's REST API over its unix socket when a service is running (cheap, no fork),
-else ``podman inspect`` (one fork per new container, cached). A container that has gone (or a
-runtime that does not answer) gives a ``ContainerInfo`` with only the id: fields print ``<NA>``
-and the sensor never fails on it.
+Metadata: from the runtime, through one client per runtime (``sensor/runtimes/``): podman's
+libpod REST API (else ``podman inspect``), Docker Engine's API, and the CRI of containerd and
+CRI-O (gRPC). The runtime whose cgroup naming matched is asked first, then every other runtime
+whose socket exists here. A container that has gone (or a runtime that does not answer) gives a
+``ContainerInfo`` with only the id: fields print ``<NA>`` and the sensor never fails on it.
 """
 
 from __future__ import annotations
 
-import http.client
-import json
-import os
+import contextlib
 import re
 import shutil
-import socket
-import subprocess
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from yamori.sensor.interface import ContainerInfo
+from yamori.sensor.runtimes.interface import RuntimeClient
+from yamori.sensor.runtimes.podman import container_info_from_inspect
+from yamori.sensor.runtimes.registry import clients as runtime_clients
+from yamori.sensor.runtimes.registry import runtime_of_cgroup_prefix
 
 __all__ = [
     "ContainerResolver",
@@ -40,6 +40,7 @@ __all__ = [
     "container_id_from_cgroup_name",
     "container_id_of_pid",
     "container_info_from_inspect",
+    "runtime_of_cgroup_name",
 ]
 
 _ID = r"[0-9a-f]{64}"
@@ -87,75 +88,24 @@ def container_id_of_pid(pid: int, proc: Path = Path("/proc")) -> str | None:
     return "host"
 
 
-def _parse_time_ns(text: Any) -> int | None:
-    if not isinstance(text, str) or not text or text.startswith("0001-"):
+def runtime_of_cgroup_name(name: str) -> str | None:
+    """The runtime whose naming a container cgroup follows (``cri-containerd-<id>.scope`` →
+    ``containerd``); None for bare ids (``/kubepods/.../<id>``: containerd, CRI-O or docker)."""
+    if container_id_from_cgroup_name(name) is None:
         return None
-    m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$", text)
-    if not m:
-        return None
-    base = datetime.fromisoformat(m.group(1) + ("+00:00" if m.group(3) == "Z" else m.group(3)))
-    frac = (m.group(2) or "0")[:9].ljust(9, "0")
-    return int(base.timestamp()) * 1_000_000_000 + int(frac)
-
-
-def container_info_from_inspect(doc: dict[str, Any]) -> ContainerInfo:
-    """A ``ContainerInfo`` from one ``podman inspect`` / libpod REST / docker inspect object."""
-    config = doc.get("Config") or {}
-    host = doc.get("HostConfig") or {}
-    labels = config.get("Labels") or {}
-    mounts = []
-    for m in doc.get("Mounts") or []:
-        if isinstance(m, dict):
-            src, dst = m.get("Source", ""), m.get("Destination", "")
-            mode = "rw" if m.get("RW", True) else "ro"
-            mounts.append(f"{src}:{dst}:{mode}:{m.get('Propagation') or ''!s}")
-    health = config.get("Healthcheck") or {}
-    test = health.get("Test") if isinstance(health, dict) else None
-    image = doc.get("ImageName") or config.get("Image")
-    graph = doc.get("GraphDriver") or {}
-    upper = (graph.get("Data") or {}).get("UpperDir") if isinstance(graph, dict) else None
-    return ContainerInfo(
-        id=str(doc.get("Id", "")),
-        name=str(doc.get("Name", "")).lstrip("/") or None,
-        image=str(image) if image else None,
-        image_id=str(doc.get("Image")) if doc.get("Image") else None,
-        image_digest=str(doc.get("ImageDigest")) if doc.get("ImageDigest") else None,
-        privileged=bool(host.get("Privileged")) if "Privileged" in host else None,
-        mounts=tuple(mounts),
-        labels={str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {},
-        runtime="podman" if "ImageName" in doc else "docker",
-        start_ns=_parse_time_ns((doc.get("State") or {}).get("StartedAt")),
-        healthcheck=" ".join(str(t) for t in test) if isinstance(test, list) else None,
-        upper_dir=str(upper) if isinstance(upper, str) and upper else None,
-    )
-
-
-class _UnixHTTPConnection(http.client.HTTPConnection):
-    """HTTP over a unix socket (the podman and docker APIs)."""
-
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.socket_path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self.socket_path)
-        self.sock = sock
-
-
-def _default_sockets() -> list[str]:
-    env = os.environ.get("YAMORI_PODMAN_SOCKET")
-    if env:
-        return [env]
-    return ["/run/podman/podman.sock"]
+    return runtime_of_cgroup_prefix(name)
 
 
 class ContainerResolver:
     """Container metadata by id, cached; lookups that fail are cached too (briefly).
 
-    Lookups run in the caller's thread: the first event of a new container pays one API call
-    or one ``podman inspect`` (tens of milliseconds), every later event a dict lookup.
+    Lookups run in the caller's thread (or a background one, see ``prefetch``): the first event
+    of a new container pays one API call or one ``podman inspect`` (tens of milliseconds), every
+    later event a dict lookup.
+
+    ``sockets``/``podman`` configure the podman client as before (podman None: find the CLI
+    on PATH); ``runtime_sockets`` overrides other runtimes' sockets by name (``docker``,
+    ``containerd``, ``cri-o``); ``clients`` replaces the whole list (tests).
     """
 
     def __init__(
@@ -163,30 +113,50 @@ class ContainerResolver:
         sockets: list[str] | None = None,
         podman: str | None = None,
         *,
+        clients: list[RuntimeClient] | None = None,
+        runtime_sockets: Mapping[str, str] | None = None,
         limit: int = 1024,
         retry_after: float = 5.0,
         timeout: float = 5.0,
     ) -> None:
-        self.sockets = sockets if sockets is not None else _default_sockets()
-        self.podman = podman if podman is not None else shutil.which("podman")
+        if clients is None:
+            clients = runtime_clients(
+                runtime_sockets,
+                podman_sockets=sockets,
+                podman=podman if podman is not None else shutil.which("podman"),
+                timeout=timeout,
+            )
+        self.clients = clients
         self.limit = limit
         self.retry_after = retry_after
         self.timeout = timeout
         self.lookups = 0
         self.failures = 0
         self._cache: OrderedDict[str, tuple[float, ContainerInfo, bool]] = OrderedDict()
+        self._hints: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
         self._inflight: dict[str, Future[ContainerInfo]] = {}
         self._pool: ThreadPoolExecutor | None = None
 
-    def prefetch(self, container_id: str) -> None:
+    def hint(self, container_id: str, runtime: str | None) -> None:
+        """Remember which runtime a container's cgroup named (asked first at lookup)."""
+        if runtime is None:
+            return
+        with self._lock:
+            self._hints[container_id] = runtime
+            while len(self._hints) > self.limit:
+                self._hints.popitem(last=False)
+
+    def prefetch(self, container_id: str, runtime: str | None = None) -> None:
         """Start looking a container up in the background, unless known or already under way.
 
         Why: ``podman run --rm IMAGE cat /etc/shadow`` lives for milliseconds and the runtime
         forgets the container right after; by the time the rules ask for ``container.name`` the
         inspect would fail. The runner calls this as soon as a record names a new container
-        (conmon's exec names it before the container's first process even starts).
+        (conmon's exec names it before the container's first process even starts), with the
+        runtime its cgroup name points at when it does.
         """
+        self.hint(container_id, runtime)
         with self._lock:
             if container_id in self._cache or container_id in self._inflight:
                 return
@@ -195,7 +165,7 @@ class ContainerResolver:
             self._inflight[container_id] = self._pool.submit(self._lookup, container_id)
 
     def get(self, container_id: str) -> ContainerInfo:
-        """Metadata for a full or short id; an id-only record when the runtime does not know it."""
+        """Metadata for a full or short id; an id-only record when no runtime knows it."""
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(container_id)
@@ -210,12 +180,31 @@ class ContainerResolver:
                 pass
         return self._lookup(container_id)
 
+    def _order(self, container_id: str) -> list[RuntimeClient]:
+        """The hinted runtime first, then the others in registry order."""
+        with self._lock:
+            hinted = self._hints.get(container_id)
+        first = [c for c in self.clients if c.name == hinted]
+        return first + [c for c in self.clients if c.name != hinted]
+
+    def _inspect(self, container_id: str) -> ContainerInfo | None:
+        for client in self._order(container_id):
+            try:
+                if not client.available():
+                    continue
+                info = client.inspect(container_id)
+            except Exception:  # a client bug must not take the sensor down: try the next one
+                continue
+            if info is not None:
+                return info
+        return None
+
     def _lookup(self, container_id: str) -> ContainerInfo:
         now = time.monotonic()
         self.lookups += 1
-        doc = self._inspect(container_id)
-        if doc is not None:
-            info, ok = container_info_from_inspect(doc), True
+        found = self._inspect(container_id)
+        if found is not None:
+            info, ok = found, True
         else:
             self.failures += 1
             info, ok = ContainerInfo(id=container_id), False
@@ -229,46 +218,6 @@ class ContainerResolver:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
-
-    def _inspect(self, container_id: str) -> dict[str, Any] | None:
-        for path in self.sockets:
-            if not os.path.exists(path):
-                continue
-            doc = self._api(path, container_id)
-            if doc is not None:
-                return doc
-        if self.podman is None:
-            return None
-        try:
-            proc = subprocess.run(
-                [self.podman, "container", "inspect", "--format", "json", container_id],
-                capture_output=True,
-                timeout=self.timeout,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        if proc.returncode != 0:
-            return None
-        try:
-            docs = json.loads(proc.stdout)
-        except ValueError:
-            return None
-        if isinstance(docs, list) and docs and isinstance(docs[0], dict):
-            return docs[0]
-        return None
-
-    def _api(self, path: str, container_id: str) -> dict[str, Any] | None:
-        conn = _UnixHTTPConnection(path, self.timeout)
-        try:
-            conn.request("GET", f"/v4.0.0/libpod/containers/{container_id}/json")
-            resp = conn.getresponse()
-            body = resp.read()
-            if resp.status != 200:
-                return None
-            doc = json.loads(body)
-            return doc if isinstance(doc, dict) else None
-        except (OSError, ValueError, http.client.HTTPException):
-            return None
-        finally:
-            conn.close()
+        for client in self.clients:
+            with contextlib.suppress(Exception):  # closing is best effort
+                client.close()

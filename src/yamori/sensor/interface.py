@@ -25,10 +25,14 @@ __all__ = [
     "CaptureBackend",
     "CaptureStats",
     "ContainerInfo",
+    "ContainerMount",
     "EventContext",
+    "FdInfo",
+    "HostInfo",
     "ProcessInfo",
     "RawRecord",
     "RecordKind",
+    "SocketInfo",
 ]
 
 NA = "<NA>"
@@ -74,12 +78,68 @@ class RawRecord:
     exepath: str = ""
     argv: list[str] | None = None
     cgroup: str = ""
+    cap_effective: int | None = None  # capability sets after the exec (bit N = capability N)
+    cap_permitted: int | None = None
+    exe_ino: int | None = None  # the executable's inode number and times (epoch ns)
+    exe_ctime_ns: int | None = None
+    exe_mtime_ns: int | None = None
+    sid: int | None = None  # session id (host pid namespace)
+    exe_from_memfd: bool = False  # the executable is a memfd_create() file
+    env: list[str] | None = None  # ``NAME=value`` items, read from /proc when a rule wants them
     # fork records: the new task's id; exit records: nothing more
     child_tid: int = 0
     # exec records, set by the drift guard on the reader thread while the process is young:
     # None = not decided there (host process, unknown container), True/False = the verdict
     drift: bool | None = None
     killed: bool = False  # the guard sent SIGKILL (--prevent-drift)
+    # socket calls (connect/accept/bind/sendto): the addresses the kernel side read
+    sock: SocketInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SocketInfo:
+    """What a socket call's record says about addresses (decoded by ``fdtable.decode_socket``).
+
+    ``family``/``type``/``proto``/``local``/``remote`` come from the kernel socket of the call's
+    fd (accept: the new fd) at exit, 0/None when it was not read (the call failed, the fd is not
+    a socket); ``addr_family``/``addr``/``path`` from the user's sockaddr (connect's and
+    sendto's destination, bind's address, accept's peer). Addresses are (ip text, port).
+    """
+
+    family: int = 0
+    type: int = 0
+    proto: int = 0
+    local: tuple[str, int] | None = None
+    remote: tuple[str, int] | None = None
+    inode: int = 0
+    addr_family: int = 0
+    addr: tuple[str, int] | None = None
+    path: str | None = None  # AF_UNIX path; abstract names start with "@"
+
+
+@dataclass(slots=True)
+class FdInfo:
+    """One entry of the fd table (``fdtable.FdTable``), in Falco's terms.
+
+    ``type`` is Falco's fd.type (file, directory, ipv4, ipv6, unix, netlink, pipe, memfd...);
+    sockets carry the client and server ends (``role`` says which one this process is:
+    ``client`` after connect, ``server`` after accept or for a listening socket, empty while
+    unknown), ``l4proto`` tcp/udp/raw/icmp. ``changed_ts`` is the record time of the last
+    event that changed the name (Falco's fd.name_changed for that event).
+    """
+
+    type: str
+    name: str = ""
+    l4proto: str | None = None
+    cip: str | None = None
+    cport: int | None = None
+    sip: str | None = None
+    sport: int | None = None
+    role: str = ""
+    connected: bool = False
+    listening: bool = False
+    inode: int = 0
+    changed_ts: int = -1
 
 
 @dataclass(slots=True)
@@ -104,6 +164,30 @@ class ProcessInfo:
     from_proc: bool = False  # seeded from /proc at start (vs. built from events)
     exe_upper_layer: bool | None = None  # the executable was not in the image (drift)
     drift_killed: bool = False  # the sensor killed this process for drift
+    cap_effective: int | None = None  # as of the last exec (capset/setuid later are not seen)
+    cap_permitted: int | None = None
+    sid: int | None = None  # session id, host pid namespace
+    exe_ino: int | None = None
+    exe_ctime_ns: int | None = None  # epoch ns
+    exe_mtime_ns: int | None = None
+    exe_from_memfd: bool | None = None
+    env: list[str] | None = None  # only kept when a loaded rule reads proc.env
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerMount:
+    """One mount of a container, as Falco's ``container.mount*`` fields show it."""
+
+    source: str  # host path (or volume name)
+    dest: str  # path in the container
+    mode: str = ""  # the runtime's mode string (docker ``Mode``: "", "z", "ro"...)
+    rdwr: bool = True
+    propagation: str = ""  # "private", "rslave", "rshared", "rprivate"...
+
+    def __str__(self) -> str:
+        """Falco's ``source:dest:mode:rdwr:propagation``."""
+        rdwr = "true" if self.rdwr else "false"
+        return f"{self.source}:{self.dest}:{self.mode}:{rdwr}:{self.propagation}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,14 +198,35 @@ class ContainerInfo:
     name: str | None = None
     image: str | None = None  # the reference the container was created from
     image_id: str | None = None
-    image_digest: str | None = None
+    image_digest: str | None = None  # "sha256:..." of the manifest (a repo digest)
     privileged: bool | None = None
-    mounts: tuple[str, ...] = ()
+    mounts: tuple[ContainerMount, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
     runtime: str | None = None  # "podman", "docker", "containerd", "cri-o"
     start_ns: int | None = None  # wall-clock ns
     healthcheck: str | None = None
     upper_dir: str | None = None  # overlay upper layer on the host: what the container wrote
+    # Kubernetes, from the CRI (pod sandbox status) or the io.kubernetes.* container labels
+    k8s_ns: str | None = None
+    k8s_pod_name: str | None = None
+    k8s_pod_uid: str | None = None
+    k8s_pod_labels: dict[str, str] = field(default_factory=dict)
+    k8s_sandbox_id: str | None = None
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class HostInfo:
+    """Where the sensor runs: host name and, when enabled, the cloud instance it is."""
+
+    hostname: str
+    cloud_provider: str | None = None  # "aws"
+    account_id: str | None = None
+    region: str | None = None
+    availability_zone: str | None = None
+    instance_id: str | None = None
+    instance_type: str | None = None
+    image_id: str | None = None  # the AMI
 
 
 class EventContext(Protocol):
@@ -141,6 +246,8 @@ class EventContext(Protocol):
 
     def monotonic_now(self) -> int: ...
 
+    def fd(self, pid: int, fd: int) -> FdInfo | None: ...
+
 
 @dataclass(slots=True)
 class CaptureStats:
@@ -151,6 +258,8 @@ class CaptureStats:
     malformed: int = 0  # lines that could not be decoded (counted, skipped)
     incomplete: int = 0  # multi-line records whose parts never all arrived
     lost: int = 0  # events the kernel side reported lost (perf buffer full)
+    kernel_filtered: int = 0  # opens no rule can match, dropped in the kernel (prefilter)
+    kernel_coalesced: int = 0  # container opens repeating one sent < 1 s before, not sent
 
 
 class CaptureBackend(ABC):

@@ -91,6 +91,16 @@ class SensorCollector(Collector):
             "yamori_sensor_lost", "Events the kernel lost (perf buffer full)", value=stats.lost
         )
         yield CounterMetricFamily(
+            "yamori_sensor_kernel_filtered",
+            "Opens dropped in the kernel: no loaded rule can match their path (prefilter)",
+            value=stats.kernel_filtered,
+        )
+        yield CounterMetricFamily(
+            "yamori_sensor_kernel_coalesced",
+            "Container opens not sent: the same thread opened the same path less than 1 s before",
+            value=stats.kernel_coalesced,
+        )
+        yield CounterMetricFamily(
             "yamori_sensor_malformed", "Capture lines that could not be decoded", value=stats.malformed
         )
         yield CounterMetricFamily(

@@ -23,7 +23,7 @@ from pathlib import Path
 from yamori.sensor.containers import container_id_from_cgroup_name, container_id_of_pid
 from yamori.sensor.interface import ProcessInfo, RawRecord
 
-__all__ = ["ProcessTable", "read_proc_entry"]
+__all__ = ["ENV_LIMIT", "ProcessTable", "read_environ", "read_proc_entry"]
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -42,7 +42,24 @@ def _link(path: Path) -> str | None:
         return None
 
 
-def read_proc_entry(pid: int, proc: Path = Path("/proc")) -> ProcessInfo | None:
+ENV_LIMIT = 4096
+"""Bytes of ``/proc/PID/environ`` kept (Falco's driver keeps the same amount)."""
+
+
+def read_environ(pid: int, proc: Path = Path("/proc")) -> list[str] | None:
+    """``NAME=value`` items of a process's environment, bounded (None when unreadable)."""
+    try:
+        with open(proc / str(pid) / "environ", "rb") as f:
+            data = f.read(ENV_LIMIT + 1)
+    except OSError:
+        return None
+    items = data[:ENV_LIMIT].split(b"\0")
+    if len(data) > ENV_LIMIT or not data.endswith(b"\0"):
+        items = items[:-1]  # the last item was cut at the bound
+    return [os.fsdecode(i) for i in items if i]
+
+
+def read_proc_entry(pid: int, proc: Path = Path("/proc"), env: bool = False) -> ProcessInfo | None:
     """One process from ``/proc/PID`` (None when it is gone or unreadable)."""
     base = proc / str(pid)
     stat = _read(base / "stat")
@@ -54,11 +71,12 @@ def read_proc_entry(pid: int, proc: Path = Path("/proc")) -> ProcessInfo | None:
     rest = stat[rpar + 2 :].split()
     try:
         ppid = int(rest[1])
+        sid = int(rest[3])
         tty = int(rest[4])
         start_ns = int(rest[19]) * 1_000_000_000 // _CLK_TCK
     except (IndexError, ValueError):
         return None
-    info = ProcessInfo(pid=pid, ppid=ppid, comm=comm, tty=tty, start_ns=start_ns, from_proc=True)
+    info = ProcessInfo(pid=pid, ppid=ppid, comm=comm, tty=tty, start_ns=start_ns, from_proc=True, sid=sid)
     cmdline = _read(base / "cmdline") or b""
     argv = [os.fsdecode(a) for a in cmdline.rstrip(b"\0").split(b"\0")] if cmdline else []
     if argv:
@@ -66,6 +84,15 @@ def read_proc_entry(pid: int, proc: Path = Path("/proc")) -> ProcessInfo | None:
     info.exepath = _link(base / "exe") or ""
     if info.exepath.endswith(" (deleted)"):
         info.exepath = info.exepath[: -len(" (deleted)")]
+    if info.exepath.startswith("/memfd:"):
+        info.exepath, info.exe_from_memfd = info.exepath[1:], True  # as Falco's BPF drivers
+    elif info.exepath:
+        info.exe_from_memfd = False
+    try:
+        st = os.stat(base / "exe")
+        info.exe_ino, info.exe_ctime_ns, info.exe_mtime_ns = st.st_ino, st.st_ctime_ns, st.st_mtime_ns
+    except OSError:
+        pass
     info.cwd = _link(base / "cwd")
     status = _read(base / "status") or b""
     for line in status.decode("utf-8", "replace").splitlines():
@@ -77,6 +104,10 @@ def read_proc_entry(pid: int, proc: Path = Path("/proc")) -> ProcessInfo | None:
             info.gid = int(fields[1])
         elif key == "NSpid" and fields:
             info.vpid = int(fields[-1])
+        elif key == "CapEff" and fields:
+            info.cap_effective = int(fields[0], 16)
+        elif key == "CapPrm" and fields:
+            info.cap_permitted = int(fields[0], 16)
     loginuid = _read(base / "loginuid")
     if loginuid is not None:
         try:
@@ -85,6 +116,8 @@ def read_proc_entry(pid: int, proc: Path = Path("/proc")) -> ProcessInfo | None:
         except ValueError:
             pass
     info.container_id = container_id_of_pid(pid, proc) or "host"
+    if env:
+        info.env = read_environ(pid, proc)
     return info
 
 
@@ -99,6 +132,7 @@ class ProcessTable:
         self.evicted_live = 0
         self.evicted_exited = 0
         self.misses = 0  # lookups answered from /proc because no record had been seen
+        self.want_env = False  # keep environments (a loaded rule reads proc.env)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -111,7 +145,7 @@ class ProcessTable:
         count = 0
         for name in os.listdir(self.proc):
             if name.isdigit():
-                info = read_proc_entry(int(name), self.proc)
+                info = read_proc_entry(int(name), self.proc, self.want_env)
                 if info is not None:
                     self._put(info)
                     count += 1
@@ -124,7 +158,7 @@ class ProcessTable:
         """The entry, or one read from /proc for a process no record introduced (then kept)."""
         info = self._entries.get(pid)
         if info is None and pid > 0:
-            info = read_proc_entry(pid, self.proc)
+            info = read_proc_entry(pid, self.proc, self.want_env)
             if info is not None:
                 self.misses += 1
                 self._put(info)
@@ -157,6 +191,10 @@ class ProcessTable:
             child.loginuid, child.tty = parent.loginuid, parent.tty
             child.container_id = parent.container_id
             child.exe_upper_layer = parent.exe_upper_layer
+            child.cap_effective, child.cap_permitted = parent.cap_effective, parent.cap_permitted
+            child.sid, child.env = parent.sid, parent.env
+            child.exe_ino, child.exe_from_memfd = parent.exe_ino, parent.exe_from_memfd
+            child.exe_ctime_ns, child.exe_mtime_ns = parent.exe_ctime_ns, parent.exe_mtime_ns
         self._put(child)
         return child
 
@@ -179,6 +217,11 @@ class ProcessTable:
         info.uid, info.gid, info.loginuid, info.tty = rec.uid, rec.gid, rec.loginuid, rec.tty
         if rec.start_ns:
             info.start_ns = rec.start_ns
+        info.cap_effective, info.cap_permitted = rec.cap_effective, rec.cap_permitted
+        info.sid = rec.sid if rec.sid else info.sid
+        info.exe_ino, info.exe_from_memfd = rec.exe_ino, rec.exe_from_memfd
+        info.exe_ctime_ns, info.exe_mtime_ns = rec.exe_ctime_ns, rec.exe_mtime_ns
+        info.env = rec.env
         cid = container_id_from_cgroup_name(rec.cgroup) if rec.cgroup else None
         if cid is None:
             # not in a cgroup named after a container (cgroup v1 only, or a nested cgroup):

@@ -35,12 +35,21 @@ from yamori.detect.fields.syscall import UNFILLED, SyscallEvent
 from yamori.detect.output import Alert, OutputField, OutputTemplate, alert_to_json
 from yamori.detect.rules.model import Priority
 from yamori.sensor.captures import CaptureRecorder, event_doc
-from yamori.sensor.containers import ContainerResolver, container_id_from_cgroup_name
+from yamori.sensor.containers import ContainerResolver, container_id_from_cgroup_name, runtime_of_cgroup_name
 from yamori.sensor.drift import DriftGuard, is_written_event
-from yamori.sensor.interface import CaptureBackend, ContainerInfo, ProcessInfo, RawRecord, RecordKind
+from yamori.sensor.fdtable import FdTable
+from yamori.sensor.interface import (
+    CaptureBackend,
+    ContainerInfo,
+    FdInfo,
+    HostInfo,
+    ProcessInfo,
+    RawRecord,
+    RecordKind,
+)
 from yamori.sensor.inuse import OPEN_TYPES, InUseRecorder
 from yamori.sensor.metrics import EvalHistogram
-from yamori.sensor.proctable import ProcessTable
+from yamori.sensor.proctable import ProcessTable, read_environ
 
 __all__ = [
     "CONTAINER_OUTPUT",
@@ -72,6 +81,16 @@ def rule_evttypes(compiled: CompiledRules) -> tuple[set[str], list[str]]:
         else:
             types |= rule.evttypes.names
     return types, unbounded
+
+
+def _used_fields(compiled: CompiledRules) -> set[str]:
+    """Fields the syscall rules' conditions and outputs name."""
+    used: set[str] = set()
+    for rule in compiled.rules:
+        if rule.source == "syscall":
+            used |= referenced_names(rule.condition)[2]
+            used |= {p.name for p in rule.output.parts if isinstance(p, OutputField)}
+    return used
 
 
 def unfilled_fields(compiled: CompiledRules) -> list[str]:
@@ -108,6 +127,13 @@ def _absolute(path: str, proc: ProcessInfo) -> str:
         return posixpath.normpath(path)
     return posixpath.normpath(posixpath.join(proc.cwd or "/", path))
 
+
+# Syscalls the fd table follows (see fdtable); AT_FDCWD as the kernel side prints it (u32).
+_FD_TYPES = frozenset(
+    {"open", "openat", "openat2", "creat", "memfd_create", "socket", "connect", "accept", "accept4",
+     "bind", "listen", "sendto", "dup", "dup2", "dup3", "close"}
+)  # fmt: skip
+_AT_FDCWD_U32 = (1 << 32) - 100
 
 _PATH_ARGS = ("name", "path", "filename", "pathname", "linkpath", "newpath", "dir")
 
@@ -146,9 +172,14 @@ class SensorContext:
         self.table = table
         self.containers = containers
         self.proc = proc
+        self.host: HostInfo | None = None  # the evt.hostname and cloud.* fields (set by the CLI)
         self._offset = time.time_ns() - time.monotonic_ns()
         self._users: dict[str, dict[int, str]] = {}
         self._groups: dict[str, dict[int, str]] = {}
+        self.fds = FdTable(proc=proc)
+
+    def fd(self, pid: int, fd: int) -> FdInfo | None:
+        return self.fds.get(pid, fd)
 
     def process(self, pid: int) -> ProcessInfo | None:
         return self.table.lookup(pid)
@@ -261,6 +292,9 @@ class SensorRunner:
         self.hostname = hostname
         self.eval_hist = EvalHistogram()
         self.inuse = inuse
+        # environments are read from /proc at exec only when a rule reads them (bounded, costly)
+        self.want_env = bool(_used_fields(compiled) & {"proc.env", "proc.aenv"})
+        self.table.want_env = self.want_env
 
     def start_reader(self) -> None:
         """Drain the backend into the queue on a thread of its own (drop and count when full)."""
@@ -272,6 +306,8 @@ class SensorRunner:
                 for rec in self.backend.records():
                     if rec.kind == RecordKind.EXEC:
                         self._prefetch_container(rec)
+                        if self.want_env:
+                            rec.env = read_environ(rec.pid)  # while the process likely lives
                         if self.drift is not None:
                             self.drift.check_exec(rec)  # earliest point: kill before reordering
                     try:
@@ -303,7 +339,7 @@ class SensorRunner:
                     cid = argv[i + 1]
                     break
         if cid is not None:
-            self.context.containers.prefetch(cid)
+            self.context.containers.prefetch(cid, runtime_of_cgroup_name(rec.cgroup) if rec.cgroup else None)
 
     def run(self, duration: float | None = None) -> None:
         """The main loop (call ``start_reader`` first, after the backend has started)."""
@@ -374,6 +410,8 @@ class SensorRunner:
             proc = table.get(rec.pid)
         elif kind == RecordKind.EXIT:
             table.on_exit(rec)
+            if rec.tid == rec.pid:
+                self.context.fds.on_exit(rec.pid)
             wanted = "procexit" in self.wanted
             proc = table.get(rec.pid)
         elif kind == RecordKind.EXEC:
@@ -395,6 +433,8 @@ class SensorRunner:
                 table.on_chdir(rec.pid, path if isinstance(path, str) else "")
             wanted = rec.evt_type in self.wanted
             proc = table.lookup(rec.pid) if wanted else table.get(rec.pid)
+            if rec.evt_type in _FD_TYPES:
+                self._track_fd(rec, proc)
             if self.drift is not None and proc is not None and proc.container_id != "host":
                 written = is_written_event(rec)
                 if written is not None:
@@ -420,6 +460,17 @@ class SensorRunner:
             self.emit(alert)
             if recorder is not None and proc is not None and proc.container_id != "host":
                 self._maybe_capture(alert, proc)
+
+    def _track_fd(self, rec: RawRecord, proc: ProcessInfo | None) -> None:
+        """Keep the fd table current (opens name files; socket calls name sockets)."""
+        path = None
+        if (rec.evt_type in OPEN_TYPES or rec.evt_type == "creat") and rec.res >= 0:
+            name = rec.args.get("name")
+            if isinstance(name, str) and name:
+                dirfd = rec.args.get("dirfd", _AT_FDCWD_U32)
+                if name.startswith("/") or dirfd in (_AT_FDCWD_U32, -100):
+                    path = _absolute(name, proc) if proc is not None else name
+        self.context.fds.on_record(rec, path)
 
     def _maybe_capture(self, alert: Alert, proc: ProcessInfo) -> None:
         """Start a capture when the rule says ``capture: true`` or its priority is high enough."""

@@ -23,7 +23,15 @@ class FieldType(StrEnum):
     BOOL = "bool"
     STRINGS = "list"  # a list of strings (`in`, `intersects`, `contains` apply to members)
     IPADDR = "ipaddr"
+    IPNET = "ipnet"  # an address compared against networks: `fd.net = "10.0.0.0/8"` (membership)
     BYTES = "bytebuf"
+
+
+class Either(tuple[Any, ...]):
+    """A value naming both ends of something (Falco's filter-only ``fd.ip``, ``fd.port``,
+    ``fd.net``): ``=``/``in`` hold when one member matches, ``!=`` when every member differs."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +40,10 @@ class FieldInfo:
     type: FieldType
     description: str
     arg: str = "none"  # "none" | "index" (a number) | "key" (a string) | "optional-index" | "optional-key"
+    # Without an argument the value is a list and a comparison holds when it holds for ANY
+    # element, whatever the operator (Falco's `proc.aname=bash`: some ancestor is bash). With an
+    # argument the value is one element (`proc.aname[2]`).
+    any_element: bool = False
 
 
 class Event(ABC):

@@ -20,12 +20,20 @@ import posixpath
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from yamori.detect.fields.interface import Event, FieldClass, FieldInfo, FieldType
+from yamori.detect.fields.interface import Either, Event, FieldClass, FieldInfo, FieldType
 
 if TYPE_CHECKING:
-    from yamori.sensor.interface import ContainerInfo, EventContext, ProcessInfo, RawRecord
+    from yamori.sensor.interface import (
+        ContainerInfo,
+        ContainerMount,
+        EventContext,
+        FdInfo,
+        HostInfo,
+        ProcessInfo,
+        RawRecord,
+    )
 
-__all__ = ["UNFILLED", "SyscallEvent", "SyscallFields"]
+__all__ = ["UNFILLED", "SyscallEvent", "SyscallFields", "caps_text"]
 
 S, INT, U, B, L, IP = (
     FieldType.STRING,
@@ -79,10 +87,10 @@ def _table() -> list[FieldInfo]:
         f("proc.exe", S, "First command-line argument (argv[0])"),
         f("proc.exepath", S, "Full path of the executable"),
         f("proc.pexepath", S, "Parent's executable path"),
-        f("proc.aexepath", S, "Ancestor's executable path", "optional-index"),
+        f("proc.aexepath", S, "Ancestor's executable path", "optional-index", any_element=True),
         f("proc.cmdline", S, "Name and arguments"),
         f("proc.pcmdline", S, "Parent's name and arguments"),
-        f("proc.acmdline", S, "Ancestor's name and arguments", "optional-index"),
+        f("proc.acmdline", S, "Ancestor's name and arguments", "optional-index", any_element=True),
         f("proc.cmdnargs", U, "Number of arguments"),
         f("proc.cmdlenargs", U, "Length of the arguments"),
         f("proc.args", S, "Arguments, space separated"),
@@ -90,13 +98,13 @@ def _table() -> list[FieldInfo]:
         f("proc.aenv", S, "Ancestor's environment", "optional-key"),
         f("proc.pid", INT, "Process id"),
         f("proc.ppid", INT, "Parent process id"),
-        f("proc.apid", INT, "Ancestor's process id", "optional-index"),
+        f("proc.apid", INT, "Ancestor's process id", "optional-index", any_element=True),
         f("proc.vpid", INT, "Process id in its pid namespace"),
         f("proc.pvpid", INT, "Parent's id in its pid namespace"),
         f("proc.pname", S, "Parent's name"),
-        f("proc.aname", L, "Ancestor names ([0] self, [1] parent...)", "optional-index"),
+        f("proc.aname", S, "Ancestor's name ([0] self; no index: any)", "optional-index", any_element=True),
         f("proc.pexe", S, "Parent's argv[0]"),
-        f("proc.aexe", S, "Ancestor's argv[0]", "optional-index"),
+        f("proc.aexe", S, "Ancestor's argv[0]", "optional-index", any_element=True),
         f("proc.cwd", S, "Working directory"),
         f("proc.tty", INT, "Controlling terminal (device number, 0 for none)"),
         f("proc.duration", INT, "ns since the process started"),
@@ -171,12 +179,12 @@ def _table() -> list[FieldInfo]:
         f("fd.sip.name", S, "Server domain name"),
         f("fd.lip.name", S, "Local domain name"),
         f("fd.rip.name", S, "Remote domain name"),
-        # IPNET in Falco; strings here until the compiler has a network type (`fd.net != "a/b"`)
-        f("fd.net", S, "Either network"),
-        f("fd.cnet", S, "Client network"),
-        f("fd.snet", S, "Server network"),
-        f("fd.lnet", S, "Local network"),
-        f("fd.rnet", S, "Remote network"),
+        # IPNET: the value is an address, compared for membership (`fd.net != "127.0.0.0/8"`)
+        f("fd.net", FieldType.IPNET, "Either network"),
+        f("fd.cnet", FieldType.IPNET, "Client network"),
+        f("fd.snet", FieldType.IPNET, "Server network"),
+        f("fd.lnet", FieldType.IPNET, "Local network"),
+        f("fd.rnet", FieldType.IPNET, "Remote network"),
         f("fd.l4proto", S, "tcp, udp, icmp, raw"),
         f("fd.sockfamily", S, "ip or unix"),
         f("fd.is_server", B, "The process is the server side"),
@@ -230,6 +238,13 @@ def _table() -> list[FieldInfo]:
         f("k8s.container.name", S, "Container name in the pod spec"),
         f("k8s.ns.label", S, "One namespace label", "key"),
         f("k8s.deployment.name", S, "Deployment name"),
+        f("cloud.provider", S, "Cloud of the sensor's host (aws), with --aws-metadata"),
+        f("cloud.account.id", S, "Cloud account of the sensor's host (EC2 instance identity)"),
+        f("cloud.region", S, "Cloud region of the sensor's host"),
+        f("cloud.availability_zone", S, "Availability zone of the sensor's host"),
+        f("cloud.instance.id", S, "Instance id of the sensor's host"),
+        f("cloud.instance.type", S, "Instance type of the sensor's host"),
+        f("cloud.image.id", S, "Machine image (AMI) of the sensor's host"),
     ]
     out += [f(f"evt.arg.{n}", S, f"Argument '{n}'") for n in ARG_NAMES]
     out += [f(f"evt.rawarg.{n}", S, f"Argument '{n}', raw") for n in ARG_NAMES]
@@ -450,33 +465,112 @@ def _proc_attr(attr: str) -> Callable[[ProcessInfo | None], Any]:
 
 
 def _by_ancestor(get: Callable[[ProcessInfo | None], Any]) -> _Extractor:
-    """``proc.aX[N]``: the value of the N-th ancestor (default 1: the parent)."""
+    """``proc.aX[N]``: the value of the N-th ancestor ([0] the process itself). Without an
+    index: every ancestor's value (parent first, the process itself excluded), a list of which
+    ANY may match (the field is ``any_element``), as libsinsp's compare_full_aname does."""
 
     def extract(e: SyscallEvent, arg: str | None) -> Any:
+        if arg in (None, ""):
+            values = [v for a in e.ancestors() if (v := get(a)) is not None]
+            return values or None
         n = _index(arg, 1)
         return get(e.ancestor(n)) if n >= 0 else None
 
     return extract
 
 
-def _aname(e: SyscallEvent, arg: str | None) -> list[str] | str | None:
-    """Without an index: every ancestor's name (a list: `=` matches any of them). With one:
-    that ancestor's name as a plain string, so outputs print ``conmon`` as Falco does, not a
-    one-element list (the compiler treats a scalar of a list field as one element)."""
+_aname = _by_ancestor(lambda p: p.comm if p is not None else None)
+
+_CAPS = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+)  # fmt: skip
+
+
+def caps_text(caps: int | None) -> str | None:
+    """A capability set as Falco renders it: names in bit order, space separated ("" if none)."""
+    if caps is None:
+        return None
+    return " ".join(name for bit, name in enumerate(_CAPS) if caps >> bit & 1)
+
+
+def _session_leader(e: SyscallEvent) -> ProcessInfo | None:
+    """The process whose pid is the session id, else the eldest ancestor in the same session
+    (the leader has exited), else the process itself: libsinsp's proc.sname rule."""
+    proc = e.proc
+    if proc is None or proc.sid is None or proc.sid <= 0:
+        return None
+    leader = e.ctx.process(proc.sid)
+    if leader is not None and not leader.exited and (leader.sid is None or leader.sid == proc.sid):
+        return leader
+    leader = proc
+    for a in e.ancestors():
+        if a.sid != proc.sid:
+            break
+        leader = a
+    return leader
+
+
+def _env(e: SyscallEvent, arg: str | None) -> str | None:
+    """``proc.env``: ``NAME=value`` items joined by spaces; ``proc.env[NAME]``: one value."""
+    env = e.proc.env if e.proc is not None else None
+    if env is None:
+        return None
     if arg in (None, ""):
-        names = [a.comm for a in e.ancestors()]
-        return names or None
-    n = _index(arg, 1)
-    p = e.ancestor(n) if n >= 0 else None
-    return p.comm if p is not None else None
+        return " ".join(env)
+    prefix = f"{arg}="
+    for item in env:
+        if item.startswith(prefix):
+            return item[len(prefix) :]
+    return ""
+
+
+def _ctime_since_start(e: SyscallEvent, _a: str | None) -> int | None:
+    """ns from the executable's last status change to the process start (None if not after)."""
+    p = e.proc
+    if p is None or not p.exe_ctime_ns or not p.start_ns:
+        return None
+    delta = e.ctx.wall_ns(p.start_ns) - p.exe_ctime_ns
+    return delta if delta > 0 else None
 
 
 def _fd_num(e: SyscallEvent, _a: str | None) -> int | None:
     rec = e.rec
-    if rec.evt_type in _OPENS or rec.evt_type in ("socket", "accept", "accept4", "memfd_create"):
+    if rec.evt_type in _OPENS or rec.evt_type in _CREATES_FD:
         return rec.res if rec.res >= 0 else -1
-    fd = rec.args.get("fd")
+    fd = rec.args.get("oldfd" if rec.evt_type in ("dup2", "dup3") else "fd")
     return _signed32(fd) if isinstance(fd, int) else None
+
+
+_CREATES_FD = frozenset({"socket", "accept", "accept4", "memfd_create"})
+_FD_KEY = ("fd.*", None)  # memo slot of the event's fd table entry
+_FD_TYPECHARS = {
+    "file": "f", "directory": "d", "ipv4": "4", "ipv6": "6", "unix": "u", "pipe": "p",
+    "event": "e", "signalfd": "s", "eventpoll": "l", "inotify": "i", "timerfd": "t",
+    "netlink": "n", "bpf": "b", "userfaultfd": "u", "io_uring": "r", "memfd": "m", "pidfd": "P",
+}  # fmt: skip
+
+
+def _fd_info(e: SyscallEvent) -> FdInfo | None:
+    """The fd table's entry for the event's fd (the sensor's runner keeps the table; a context
+    without one answers nothing). Opens answer from their own record instead."""
+    memo = e.memo
+    if _FD_KEY in memo:
+        info: FdInfo | None = memo[_FD_KEY]
+        return info
+    info = None
+    lookup = getattr(e.ctx, "fd", None)
+    num = _fd_num(e, None)
+    if lookup is not None and num is not None and num >= 0 and e.rec.kind == "syscall":
+        info = lookup(e.rec.pid, num)
+    memo[_FD_KEY] = info
+    return info
 
 
 def _fd_name(e: SyscallEvent, _a: str | None) -> str | None:
@@ -485,35 +579,103 @@ def _fd_name(e: SyscallEvent, _a: str | None) -> str | None:
     if e.rec.evt_type == "memfd_create":
         name = e.rec.args.get("name")
         return f"memfd:{name}" if isinstance(name, str) else None
-    return None
+    info = _fd_info(e)
+    return info.name if info is not None and info.type != "unknown" else None
 
 
 def _fd_typechar(e: SyscallEvent, _a: str | None) -> str | None:
     if not e.is_open():
-        return "m" if e.rec.evt_type == "memfd_create" else None
+        if e.rec.evt_type == "memfd_create":
+            return "m"
+        info = _fd_info(e)
+        return _FD_TYPECHARS.get(info.type, "o") if info is not None else None
     flags = e.flags() or 0
     return "d" if flags & _O_DIRECTORY and not flags & _O_TMPFILE_BIT else "f"
 
 
 def _fd_type(e: SyscallEvent, a: str | None) -> str | None:
+    if not e.is_open() and e.rec.evt_type != "memfd_create":
+        info = _fd_info(e)
+        return info.type if info is not None and info.type != "unknown" else None
     char = _fd_typechar(e, a)
     return {"f": "file", "d": "directory", "m": "memfd"}.get(char or "")
 
 
-def _fd_directory(e: SyscallEvent, _a: str | None) -> str | None:
-    name = _fd_name(e, None) if e.is_open() else None
-    if name is None:
+def _file_name(e: SyscallEvent) -> tuple[str, bool] | None:
+    """(path, is a directory) of the event's fd when it is a file."""
+    if e.is_open():
+        name = _fd_name(e, None)
+        return (name, _fd_typechar(e, None) == "d") if name is not None else None
+    info = _fd_info(e)
+    if info is None or info.type not in ("file", "directory") or not info.name:
         return None
-    if _fd_typechar(e, None) == "d":
-        return name
-    return posixpath.dirname(name) or None
+    return info.name, info.type == "directory"
+
+
+def _fd_directory(e: SyscallEvent, _a: str | None) -> str | None:
+    found = _file_name(e)
+    if found is None:
+        return None
+    name, is_dir = found
+    return name if is_dir else (posixpath.dirname(name) or None)
 
 
 def _fd_filename(e: SyscallEvent, _a: str | None) -> str | None:
-    name = _fd_name(e, None) if e.is_open() else None
-    if name is None or _fd_typechar(e, None) == "d":
+    found = _file_name(e)
+    if found is None or found[1]:
         return None
-    return posixpath.basename(name)
+    return posixpath.basename(found[0])
+
+
+def _sock(e: SyscallEvent) -> FdInfo | None:
+    """The event's fd when it is an IP socket."""
+    info = _fd_info(e)
+    return info if info is not None and info.type in ("ipv4", "ipv6") else None
+
+
+def _ends(info: FdInfo) -> tuple[tuple[str | None, int | None], tuple[str | None, int | None]]:
+    """(local, remote) ends: the server end is local when this process is the server."""
+    client, server = (info.cip, info.cport), (info.sip, info.sport)
+    return (server, client) if info.role == "server" else (client, server)
+
+
+def _sock_field(get: Callable[[FdInfo], Any]) -> _Extractor:
+    def extract(e: SyscallEvent, _a: str | None) -> Any:
+        info = _sock(e)
+        return get(info) if info is not None else None
+
+    return extract
+
+
+def _either(*values: Any) -> Either | None:
+    present = [v for v in values if v is not None]
+    return Either(present) if present else None
+
+
+def _fd_sockfamily(e: SyscallEvent, _a: str | None) -> str | None:
+    info = _fd_info(e)
+    if info is None:
+        return None
+    return "ip" if info.type in ("ipv4", "ipv6") else "unix" if info.type == "unix" else None
+
+
+def _fd_name_changed(e: SyscallEvent, _a: str | None) -> bool | None:
+    if e.is_open():
+        return False
+    info = _fd_info(e)
+    return None if info is None else info.changed_ts == e.rec.ts
+
+
+def _fd_socket_flag(attr: str) -> _Extractor:
+    def extract(e: SyscallEvent, _a: str | None) -> bool | None:
+        info = _fd_info(e)
+        if info is None:
+            return None
+        if info.type not in ("ipv4", "ipv6", "unix"):
+            return False
+        return info.role == "server" if attr == "is_server" else info.connected
+
+    return extract
 
 
 def _is_open(mode: str) -> _Extractor:
@@ -550,6 +712,37 @@ def _container_field(get: Callable[[ContainerInfo], Any], host: Any = None) -> _
 
 def _label(key: str) -> _Extractor:
     return _container_field(lambda c: c.labels.get(key))
+
+
+def _mount_field(get: Callable[[ContainerMount], Any], key_attr: str) -> _Extractor:
+    """Falco's ``container.mount*[KEY]``: KEY is an index, else matched against ``key_attr``
+    (the mount's source for most fields, its destination for ``container.mount.source``)."""
+
+    def extract(e: SyscallEvent, a: str | None) -> Any:
+        if a is None or e.proc is None or e.proc.container_id == "host":
+            return None
+        info = e.container()
+        if info is None:
+            return None
+        if a.isdigit():
+            index = int(a)
+            return get(info.mounts[index]) if index < len(info.mounts) else None
+        for m in info.mounts:
+            if getattr(m, key_attr) == a:
+                return get(m)
+        return None
+
+    return extract
+
+
+def _host_field(get: Callable[[HostInfo], Any]) -> _Extractor:
+    """Fields of the sensor's host; contexts without one (replays, tests) leave them None."""
+
+    def extract(e: SyscallEvent, _a: str | None) -> Any:
+        host = getattr(e.ctx, "host", None)
+        return get(host) if host is not None else None
+
+    return extract
 
 
 def _user(e: SyscallEvent, uid: int | None) -> str | None:
@@ -631,6 +824,15 @@ def _build() -> dict[str, _Extractor]:
         "proc.ppid.duration": lambda e, a: _duration(e, e.ancestor(1)),
         "proc.pid.ts": lambda e, a: e.ctx.wall_ns(e.proc.start_ns) if e.proc and e.proc.start_ns else None,
         "proc.is_container_healthcheck": lambda e, a: False,
+        "proc.sname": lambda e, a: pname(_session_leader(e)),
+        "proc.is_exe_from_memfd": lambda e, a: e.proc.exe_from_memfd if e.proc else None,
+        "proc.exe_ino": lambda e, a: e.proc.exe_ino or None if e.proc else None,
+        "proc.exe_ino.ctime": lambda e, a: e.proc.exe_ctime_ns or None if e.proc else None,
+        "proc.exe_ino.mtime": lambda e, a: e.proc.exe_mtime_ns or None if e.proc else None,
+        "proc.exe_ino.ctime_duration_proc_start": _ctime_since_start,
+        "proc.env": _env,
+        "thread.cap_effective": lambda e, a: caps_text(e.proc.cap_effective) if e.proc else None,
+        "thread.cap_permitted": lambda e, a: caps_text(e.proc.cap_permitted) if e.proc else None,
         "proc.is_exe_upper_layer": lambda e, a: e.proc.exe_upper_layer if e.proc else None,
         "yamori.drift.action": lambda e, a: (
             None
@@ -664,7 +866,26 @@ def _build() -> dict[str, _Extractor]:
         "fd.type": _fd_type,
         "fd.directory": _fd_directory,
         "fd.filename": _fd_filename,
-        "fd.name_changed": lambda e, a: False if e.is_open() else None,
+        "fd.name_changed": _fd_name_changed,
+        "fd.cip": _sock_field(lambda i: i.cip),
+        "fd.sip": _sock_field(lambda i: i.sip),
+        "fd.cport": _sock_field(lambda i: i.cport),
+        "fd.sport": _sock_field(lambda i: i.sport),
+        "fd.lip": _sock_field(lambda i: _ends(i)[0][0]),
+        "fd.lport": _sock_field(lambda i: _ends(i)[0][1]),
+        "fd.rip": _sock_field(lambda i: _ends(i)[1][0]),
+        "fd.rport": _sock_field(lambda i: _ends(i)[1][1]),
+        "fd.ip": _sock_field(lambda i: _either(i.cip, i.sip)),
+        "fd.port": _sock_field(lambda i: _either(i.cport, i.sport)),
+        "fd.net": _sock_field(lambda i: _either(i.cip, i.sip)),
+        "fd.cnet": _sock_field(lambda i: i.cip),
+        "fd.snet": _sock_field(lambda i: i.sip),
+        "fd.lnet": _sock_field(lambda i: _ends(i)[0][0]),
+        "fd.rnet": _sock_field(lambda i: _ends(i)[1][0]),
+        "fd.l4proto": _sock_field(lambda i: i.l4proto),
+        "fd.sockfamily": _fd_sockfamily,
+        "fd.is_server": _fd_socket_flag("is_server"),
+        "fd.connected": _fd_socket_flag("connected"),
         "fs.path.name": lambda e, a: _fs_path(e, ("path", "name", "filename")),
         "fs.path.nameraw": lambda e, a: _fs_raw(e, ("path", "name", "filename")),
         "fs.path.source": lambda e, a: _fs_path(e, ("oldpath", "target")),
@@ -681,7 +902,13 @@ def _build() -> dict[str, _Extractor]:
         "container.image.digest": _container_field(lambda c: c.image_digest),
         "container.type": _container_field(lambda c: c.runtime),
         "container.privileged": _container_field(lambda c: c.privileged),
-        "container.mounts": _container_field(lambda c: ",".join(c.mounts) if c.mounts else None),
+        "container.mounts": _container_field(lambda c: ",".join(map(str, c.mounts)) if c.mounts else None),
+        "container.mount": _mount_field(lambda m: str(m), "source"),
+        "container.mount.source": _mount_field(lambda m: m.source, "dest"),
+        "container.mount.dest": _mount_field(lambda m: m.dest, "source"),
+        "container.mount.mode": _mount_field(lambda m: m.mode, "source"),
+        "container.mount.rdwr": _mount_field(lambda m: "true" if m.rdwr else "false", "source"),
+        "container.mount.propagation": _mount_field(lambda m: m.propagation, "source"),
         "container.start_ts": _container_field(lambda c: c.start_ns),
         "container.duration": lambda e, a: (
             max(0, e.time_ns() - c.start_ns) if (c := e.container()) is not None and c.start_ns else None
@@ -691,16 +918,47 @@ def _build() -> dict[str, _Extractor]:
         "container.labels": _container_field(
             lambda c: ", ".join(f"{k}:{v}" for k, v in sorted(c.labels.items())) or None
         ),
-        "k8s.ns.name": _label("io.kubernetes.pod.namespace"),
-        "k8s.pod.name": _label("io.kubernetes.pod.name"),
-        "k8s.pod.id": _label("io.kubernetes.pod.uid"),
-        "k8s.pod.uid": _label("io.kubernetes.pod.uid"),
+        "k8s.ns.name": _container_field(lambda c: c.k8s_ns or c.labels.get("io.kubernetes.pod.namespace")),
+        "k8s.pod.name": _container_field(lambda c: c.k8s_pod_name or c.labels.get("io.kubernetes.pod.name")),
+        "k8s.pod.id": _container_field(lambda c: c.k8s_pod_uid or c.labels.get("io.kubernetes.pod.uid")),
+        "k8s.pod.uid": _container_field(lambda c: c.k8s_pod_uid or c.labels.get("io.kubernetes.pod.uid")),
+        "k8s.pod.sandbox_id": _container_field(lambda c: c.k8s_sandbox_id[:12] if c.k8s_sandbox_id else None),
+        "k8s.pod.full_sandbox_id": _container_field(lambda c: c.k8s_sandbox_id),
+        "k8s.pod.label": lambda e, a: _container_field(lambda c: c.k8s_pod_labels.get(a or ""))(e, a),
+        "k8s.pod.labels": _container_field(
+            lambda c: ", ".join(f"{k}:{v}" for k, v in sorted(c.k8s_pod_labels.items())) or None
+        ),
         "k8s.container.name": _label("io.kubernetes.container.name"),
+        "evt.hostname": _host_field(lambda h: h.hostname),
+        "cloud.provider": _host_field(lambda h: h.cloud_provider),
+        "cloud.account.id": _host_field(lambda h: h.account_id),
+        "cloud.region": _host_field(lambda h: h.region),
+        "cloud.availability_zone": _host_field(lambda h: h.availability_zone),
+        "cloud.instance.id": _host_field(lambda h: h.instance_id),
+        "cloud.instance.type": _host_field(lambda h: h.instance_type),
+        "cloud.image.id": _host_field(lambda h: h.image_id),
     }
     for n in ARG_NAMES:
         x[f"evt.arg.{n}"] = _arg_extractor(n)
         x[f"evt.rawarg.{n}"] = _rawarg_extractor(n)
+    # socket calls: Falco's tuple (connect, accept) and addr (bind, sendto) arguments
+    x["evt.arg.tuple"] = x["evt.rawarg.tuple"] = lambda e, a: (
+        _fd_name(e, a) if e.rec.sock is not None and e.rec.evt_type in _TUPLE_TYPES else None
+    )
+    x["evt.arg.addr"] = x["evt.rawarg.addr"] = lambda e, a: _addr_text(e)
     return x
+
+
+_TUPLE_TYPES = frozenset({"connect", "accept", "accept4"})
+
+
+def _addr_text(e: SyscallEvent) -> str | None:
+    sock = e.rec.sock
+    if sock is None or e.rec.evt_type not in ("bind", "sendto", "connect"):
+        return None
+    if sock.path is not None:
+        return sock.path
+    return f"{sock.addr[0]}:{sock.addr[1]}" if sock.addr is not None else None
 
 
 def _fs_raw(e: SyscallEvent, names: tuple[str, ...]) -> str | None:
