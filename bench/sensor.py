@@ -78,6 +78,7 @@ class ContainerWorkload:
         archives = sorted((Path.home() / ".cache" / "yamori-test" / "images").glob("*.docker.tar"))
         if not archives or not shutil.which("podman"):
             raise FileNotFoundError("no cached test image (run `make test` once) or no podman")
+        root.mkdir(parents=True, exist_ok=True)
         (root / "containers.conf").write_text(CONTAINER_CONF)
         (root / "storage.conf").write_text(
             f'[storage]\ndriver = "overlay"\ngraphroot = "{root}/storage"\nrunroot = "{root}/run"\n'
@@ -318,18 +319,24 @@ def main() -> None:
         except (OSError, RuntimeError) as exc:
             print(f"no container runs: {exc}", flush=True)
             container = None
+        settle = 5.0  # between runs: the kernel finishes detaching, podman its clean-up
         for i in range(args.repeat):
             alone.append(run_workload(target))
             floor.append(with_floor(program, target))
+            time.sleep(settle)
             sensor.append(with_sensor(target, Path(tmp) / f"data{i}"))
+            time.sleep(settle)
             unfiltered.append(with_sensor(target, Path(tmp) / f"data-u{i}", "--no-kernel-filter"))
+            time.sleep(settle)
             times = (
                 f"alone {alone[-1][0]:.2f}s floor {floor[-1][0]:.2f}s sensor {sensor[-1]['total']:.2f}s "
                 f"unfiltered {unfiltered[-1]['total']:.2f}s"
             )
             if container is not None:
                 c_alone.append(container(target))
+                time.sleep(settle)
                 c_sensor.append(with_sensor(target, Path(tmp) / f"data-c{i}", workload=container))
+                time.sleep(settle)
                 times += f" container alone {c_alone[-1][0]:.2f}s with sensor {c_sensor[-1]['total']:.2f}s"
             print(f"run {i + 1}: {times}", flush=True)
         if container is not None:

@@ -548,7 +548,7 @@ def generate_program(
         if open_filter is not None and open_filter.atoms is not None and name in OPEN_TYPES:
             coalescing = coalesce_containers and host_mntns is not None
             decision = _open_decision(spec, open_filter, host_mntns, coalescing)
-            maps.update(FILTER_MAPS if coalescing else ("@pf", "@pu"))
+            maps.update(FILTER_MAPS if coalescing else ("@pf",))
         parts.append(_syscall_probes(spec, self_pid, emit_failed_opens, decision))
         maps.add("@ts")
         spec_ints = sum(1 for a in spec.args if not a.string)

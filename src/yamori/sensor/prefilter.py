@@ -411,7 +411,7 @@ _SHAPE_WORDS = 25
 string size; a longer path is passed to user space."""
 
 _SHAPE_CHECK = """\
-$odd = 0; $end = 0; $i = (uint64)0; $carry = (uint64)0;
+$odd = 0; $end = 0; $i = (uint64)0; $carry = (uint64)0; $h = (uint64)0xcbf29ce484222325;
 unroll(%(words)d) {
   if ($end == 0 && $odd == 0) {
     $w = *(uint64*)($u + $i);
@@ -422,8 +422,9 @@ unroll(%(words)d) {
     $z = ($w - 0x0101010101010101) & ~$w & 0x8080808080808080;
     if ($z != 0) {
       $m = (($z & (0 - $z)) >> 7) - 1;
-      $s = $s & $m; $d = $d & $m; $end = 1;
+      $s = $s & $m; $d = $d & $m; $w = $w & $m; $end = 1;
     }
+    $h = ($h ^ $w) * 0x100000001b3;
     if (($s & ($d >> 8)) != 0 || ($s & ($s >> 8)) != 0 || ($d & ($d >> 8)) != 0) { $odd = 1; }
     if ($carry != 0 && (($d & 0x80) != 0 || ($s & 0x80) != 0)) { $odd = 1; }
     $carry = ($s | $d) & 0x8000000000000000;
@@ -435,7 +436,8 @@ if ($end == 0) { $odd = 1; }"""
 on 8-byte words (the "has a zero byte" trick on the path XOR ``/`` and XOR ``.``): its false
 positives (a borrow marking a byte above a real match) only send more; it never misses one.
 Bytes after the terminating NUL (whatever follows the string in the caller's memory) are
-masked off below the first zero byte, which the trick finds exactly.
+masked off below the first zero byte, which the trick finds exactly. The same pass hashes the
+path (FNV-style over the masked words) into ``$h`` for coalescing.
 ``strcontains`` would do the same but costs the verifier over a million instructions for
 three calls, and the BPF stack its literals."""
 
@@ -468,16 +470,17 @@ def open_decision_blocks(
     cleanup: str,
     failed: str,
 ) -> str:
-    """The ``sys_exit`` blocks that decide which opens to send: they set ``@pf[tid]``.
+    """The ``sys_exit`` block that decides which opens to send: it sets ``@pf[tid]``.
 
-    The printing block (``/@pf[tid]/``) follows them; programs on one tracepoint run in order.
-    The first tests the access mode and the prefix atoms as integer compares (8 path bytes at a
-    time, no string copy) and the path's shape; an open still undecided (``@pu[tid]``) goes to
-    the second, which coalesces repeated container opens — the path string and the thread's
-    last one would not fit the 512-byte BPF stack beside the first's work — or counts it as
-    filtered, and cleans up. ``flags_var`` holds the open's flags (None: ``fixed_mode``: 1 for
-    ``creat``, 2 — read and write — when unknown, as for ``openat2``). ``failed``: a BPF
-    expression true for an open to drop because it failed (``0`` when failed opens are wanted).
+    The printing block (``/@pf[tid]/``) follows it (programs on one tracepoint run in order) and
+    cleans up after the opens sent; this one cleans up after the others. It tests the access
+    mode and the prefix atoms as integer compares (8 path bytes at a time, no string copy), then
+    the path's shape while hashing it, and coalesces a container thread's repeats by that hash
+    (a 64-bit collision within a second on one thread would coalesce a different path: only
+    opens no rule can match are ever coalesced). ``flags_var`` holds the open's flags (None:
+    ``fixed_mode``: 1 for ``creat``, 2 — read and write — when unknown, as for ``openat2``).
+    ``failed``: a BPF expression true for an open to drop because it failed (``0`` when failed
+    opens are wanted).
     """
     atoms = _kernel_atoms(flt)
     words = max([1] + [_word_tests(a)[1] for a in atoms])
@@ -501,34 +504,28 @@ def open_decision_blocks(
     first += ["  " + line for line in (_SHAPE_CHECK % {"words": _SHAPE_WORDS}).splitlines()]
     first.append("  $pass = $odd;")
     first.append("}")
-    first.append("if ($pass) { @pf[tid] = 1; } else { @pu[tid] = 1; }")
+    if coalesce_containers and host_mntns is not None:
+        first += [
+            "if ($pass == 0) {",
+            f"  if (curtask->nsproxy->mnt_ns->ns.inum != {host_mntns}) {{",
+            "    if (@lasth[tid] == $h && @lasta[tid] == $acc && nsecs - @lastt[tid] < 1000000000) {",
+            "      @kcoalesced = count();",
+            "    } else {",
+            "      @lasth[tid] = $h; @lasta[tid] = $acc; @lastt[tid] = nsecs; $pass = 1;",
+            "    }",
+            "  } else { @kfiltered = count(); }",
+            "}",
+        ]
+    else:
+        first.append("if ($pass == 0) { @kfiltered = count(); }")
+    first.append(f"if ($pass) {{ @pf[tid] = 1; }} else {{ {cleanup} }}")
     blocks = [
         header("@ts[tid]") + f"if ({failed}) {{ {cleanup} }} else {{\n  " + "\n  ".join(first) + "\n  }\n}\n"
     ]
-
-    if coalesce_containers and host_mntns is not None:
-        last = [
-            "$u = uptr(@s0[tid]);",
-            acc,
-            "$pass = 0;",
-            f"if (curtask->nsproxy->mnt_ns->ns.inum != {host_mntns}) {{",
-            "  $p = str($u);",
-            "  if (@lastp[tid] == $p && @lasta[tid] == $acc && nsecs - @lastt[tid] < 1000000000) {",
-            "    @kcoalesced = count();",
-            "  } else {",
-            "    @lastp[tid] = $p; @lasta[tid] = $acc; @lastt[tid] = nsecs; $pass = 1;",
-            "  }",
-            "} else { @kfiltered = count(); }",
-        ]
-    else:
-        last = ["$pass = 0;", "@kfiltered = count();"]
-    last.append(f"if ($pass) {{ @pf[tid] = 1; }} else {{ {cleanup} }}")
-    last.append("delete(@pu[tid]);")
-    blocks.append(header("@pu[tid]") + "\n  ".join(last) + "\n}\n")
     return "".join(blocks)
 
 
-FILTER_MAPS = ("@pf", "@pu", "@lastp", "@lasta", "@lastt")
+FILTER_MAPS = ("@pf", "@lasth", "@lasta", "@lastt")
 """Per-thread maps of the open filter (cleared at exit and END)."""
 
 COUNTER_MAPS = ("@kfiltered", "@kcoalesced")
