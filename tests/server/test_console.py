@@ -9,7 +9,6 @@ Screenshots of every page land in ``tests/artifacts/console/`` for humans to loo
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,13 +17,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from server.console_seed import WEB, XSS_PACKAGE, XSS_TITLE, seed
 from server.payloads import auth, image_scan, vuln_finding
 from support.browser import browser, chromium_session, screenshot  # noqa: F401  (fixtures)
-from support.registry import free_port
-from yamori.server import ServerSettings, create_app
+from support.server import serve_in_thread
 from yamori.server.console.session import COOKIE
 from yamori.store import Store
 from yamori.store.ingest import ingest_image_scan
@@ -44,26 +41,8 @@ def db_url(tmp_path: Path) -> str:
 def server(store: Store, tokens: dict[str, str]) -> Iterator[str]:
     """Base URL of the seeded server under uvicorn in a thread."""
     seed(store)
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(ServerSettings(port=port), store=store),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        timeout_graceful_shutdown=2,  # open alert streams must not hold the shutdown
-    )
-    runner = uvicorn.Server(config)
-    thread = threading.Thread(target=runner.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not runner.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        runner.should_exit = True
-        thread.join(timeout=10)
+    with serve_in_thread(store) as url:
+        yield url
 
 
 def finding_pk(store: Store, title: str | None = None, rule: str | None = None, image: str = WEB) -> int:

@@ -4,20 +4,18 @@ commands (``yamori server token …``, ``yamori server submit``), on both backen
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from click.testing import CliRunner
 
 from server.payloads import auth, image_scan, posture_finding, posture_scan, vuln_finding
 from support.registry import free_port
+from support.server import serve_in_thread
 from yamori.cli.main import app as cli
-from yamori.server import ServerSettings, create_app, ensure_admin_token
+from yamori.server import ensure_admin_token
 from yamori.server_client import SubmitError, submit_scan
 from yamori.store import Store
 
@@ -27,22 +25,8 @@ def live_server(store: Store) -> Iterator[tuple[str, str]]:
     """(base URL, admin token) of a uvicorn server in a thread."""
     issued = ensure_admin_token(store)
     assert issued is not None
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(ServerSettings(port=port), store=store), host="127.0.0.1", port=port, log_level="warning"
-    )
-    runner = uvicorn.Server(config)
-    thread = threading.Thread(target=runner.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not runner.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", issued.secret
-    finally:
-        runner.should_exit = True
-        thread.join(timeout=10)
+    with serve_in_thread(store) as url:
+        yield url, issued.secret
 
 
 def test_cli_tokens_and_submission_over_real_http(

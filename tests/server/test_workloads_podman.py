@@ -8,22 +8,18 @@ Skips, with the reason, where podman cannot run a container (not root, no podman
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from click.testing import CliRunner
 
 from server.payloads import auth
 from support.podman import Podman, podman  # noqa: F401  (fixture)
-from support.registry import free_port
+from support.server import serve_in_thread
 from yamori.cli.main import app as cli
 from yamori.cli.up import Background
-from yamori.server import ServerSettings, create_app
 from yamori.sources.workloads import collect_podman
 from yamori.store import Store
 from yamori.store.ingest import ingest_image_scan
@@ -56,22 +52,8 @@ def container(podman: Podman) -> Iterator[str]:
 
 @pytest.fixture
 def live(store: Store, tokens: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(ServerSettings(port=port), store=store), host="127.0.0.1", port=port, log_level="warning"
-    )
-    runner = uvicorn.Server(config)
-    thread = threading.Thread(target=runner.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not runner.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        runner.should_exit = True
-        thread.join(timeout=10)
+    with serve_in_thread(store) as url:
+        yield url
 
 
 def test_podman_containers_become_workloads(

@@ -32,7 +32,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from yamori.detect.condition import (
     And,
@@ -65,10 +65,12 @@ __all__ = [
     "compile_ruleset",
     "evttypes_of",
     "field_values_of",
+    "fold_condition",
     "unsafe_regex_reason",
 ]
 
 Predicate = Callable[[Event], bool]
+T = TypeVar("T")
 Getter = Callable[[Event], Any]
 
 _CLOSURE_DEPTH = 300
@@ -224,15 +226,19 @@ def evttypes_of(root: Node) -> EvtTypes:
     return field_values_of(root, "evt.type")
 
 
-def field_values_of(root: Node, field_name: str) -> EvtTypes:
-    """The values of ``field_name`` for which the condition can be true (a superset), computed
-    the way Falco computes event types; the engine's index for any string field.
+def fold_condition(
+    root: Node,
+    leaf: Callable[[Node, bool], T],
+    both: Callable[[list[T]], T],
+    either: Callable[[list[T]], T],
+) -> T:
+    """Fold a condition bottom-up with ``not`` pushed to the leaves (De Morgan).
 
-    Sound only for events that have a value for the field: with the field missing, ``not
-    (f != x)`` is true although the set is ``{x}``, so the engine does not narrow on a missing
-    value.
-    """
-    out: list[EvtTypes] = []
+    ``leaf(node, negated)`` abstracts a comparison; ``both`` combines the operands of an ``and``
+    (an ``or`` under an odd number of ``not``), ``either`` those of an ``or``. An explicit stack:
+    expanded macros can nest thousands deep. Serves the engine's index (``field_values_of``) and
+    the sensor's kernel prefilter."""
+    out: list[T] = []
     stack: list[tuple[Node, bool, bool]] = [(root, False, False)]
     while stack:
         node, negate, done = stack.pop()
@@ -244,16 +250,37 @@ def field_values_of(root: Node, field_name: str) -> EvtTypes:
             n = len(node.operands)
             parts = out[-n:]
             del out[-n:]
-            use_and = isinstance(node, And) != negate
-            acc = parts[0]
-            for p in parts[1:]:
-                acc = acc.intersect(p) if use_and else acc.union(p)
-            out.append(acc)
+            out.append(both(parts) if isinstance(node, And) != negate else either(parts))
         elif isinstance(node, Not):
             stack.append((node.operand, not negate, False))
         else:
-            out.append(_leaf_values(node, negate, field_name))
+            out.append(leaf(node, negate))
     return out[0]
+
+
+def _all_of(parts: list[EvtTypes]) -> EvtTypes:
+    acc = parts[0]
+    for p in parts[1:]:
+        acc = acc.intersect(p)
+    return acc
+
+
+def _any_of(parts: list[EvtTypes]) -> EvtTypes:
+    acc = parts[0]
+    for p in parts[1:]:
+        acc = acc.union(p)
+    return acc
+
+
+def field_values_of(root: Node, field_name: str) -> EvtTypes:
+    """The values of ``field_name`` for which the condition can be true (a superset), computed
+    the way Falco computes event types; the engine's index for any string field.
+
+    Sound only for events that have a value for the field: with the field missing, ``not
+    (f != x)`` is true although the set is ``{x}``, so the engine does not narrow on a missing
+    value.
+    """
+    return fold_condition(root, lambda node, negate: _leaf_values(node, negate, field_name), _all_of, _any_of)
 
 
 def _leaf_values(node: Node, negate: bool, field_name: str) -> EvtTypes:

@@ -830,12 +830,38 @@ class BpftraceBackend(CaptureBackend):
                 parsed = parse_json_line(line)
                 if parsed is not None and parsed[0] == "attached_probes" and isinstance(parsed[1], dict):
                     self.probes = int(parsed[1].get("probes", 0))
+                    self._wait_attached(deadline)
                     return
         finally:
             sel.close()
         self._proc.wait(timeout=5)
         time.sleep(0.05)  # let the stderr reader collect the compiler's message
         raise BpftraceError(self.error_text() or f"bpftrace exited with status {self._proc.returncode}")
+
+    def _wait_attached(self, deadline: float) -> None:
+        """Wait until bpftrace holds a perf event per probe and stops opening more.
+
+        bpftrace announces ``attached_probes`` as it *starts* attaching; with ~80 tracepoints on a
+        loaded machine the last go live seconds later, and events before that are missed. Every
+        attached probe is a ``perf_event`` file descriptor of the bpftrace process: ready when
+        there are at least as many as probes and the count held still for 0.3 s (or at the
+        deadline; a ``/proc`` that cannot be read skips the wait)."""
+        proc = self._proc
+        if proc is None:
+            return
+        fd_dir = Path(f"/proc/{proc.pid}/fd")
+        last, since = -1, time.monotonic()
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                count = sum(1 for fd in fd_dir.iterdir() if os.readlink(fd) == "anon_inode:[perf_event]")
+            except OSError:
+                return
+            now = time.monotonic()
+            if count != last:
+                last, since = count, now
+            elif count >= self.probes and now - since >= 0.3:
+                return
+            time.sleep(0.05)
 
     def _drain_stderr(self) -> None:
         proc = self._proc

@@ -34,8 +34,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from yamori.detect.compiler import CompiledRules, EvtTypes, field_values_of
-from yamori.detect.condition import And, Compare, ListValue, Literal, Node, Not, Or
+from yamori.detect.compiler import CompiledRules, EvtTypes, field_values_of, fold_condition
+from yamori.detect.condition import Compare, ListValue, Literal, Node, Not
 
 __all__ = [
     "ALL_MODES",
@@ -266,25 +266,7 @@ def _leaf(node: Node, negate: bool) -> frozenset[PathAtom]:
 
 def condition_atoms(root: Node) -> frozenset[PathAtom]:
     """The opens (access mode x path) for which ``root`` can be true: a superset."""
-    out: list[frozenset[PathAtom]] = []
-    stack: list[tuple[Node, bool, bool]] = [(root, False, False)]
-    while stack:
-        node, negate, done = stack.pop()
-        if isinstance(node, And | Or):
-            if not done:
-                stack.append((node, negate, True))
-                stack.extend((k, negate, False) for k in node.operands)
-                continue
-            n = len(node.operands)
-            parts = out[-n:]
-            del out[-n:]
-            use_and = isinstance(node, And) != negate
-            out.append(_intersect(parts) if use_and else _union(parts))
-        elif isinstance(node, Not):
-            stack.append((node.operand, not negate, False))
-        else:
-            out.append(_leaf(node, negate))
-    return out[0]
+    return fold_condition(root, _leaf, _intersect, _union)
 
 
 @dataclass(frozen=True, slots=True)
