@@ -186,6 +186,12 @@ def _compile(paths: tuple[str, ...]) -> tuple[CompiledRules, dict[str, float]]:
     "--imds-endpoint", default=None, metavar="URL",
     help="EC2 metadata service for --aws-metadata (default: http://169.254.169.254).",
 )  # fmt: skip
+@click.option(
+    "--dns-hosts", "dns_hosts", type=click.Path(exists=True, dir_okay=False), default=None, metavar="FILE",
+    help="hosts(5)-format file naming addresses for fd.sip.name, fd.cip.name, fd.lip.name and "
+    "fd.rip.name; its entries take precedence over the names the rules use, which are resolved "
+    "with the system resolver every 30 s (air-gapped nodes, cluster-only names).",
+)  # fmt: skip
 @server_options
 def sensor(
     rules_files: tuple[str, ...],
@@ -208,6 +214,7 @@ def sensor(
     runtime_sockets: tuple[str, ...],
     aws_metadata: bool,
     imds_endpoint: str | None,
+    dns_hosts: str | None,
     server_url: str | None,
     token: str | None,
 ) -> None:
@@ -218,6 +225,7 @@ def sensor(
     from yamori.sensor.bpftrace import BpftraceBackend, BpftraceError, available_syscalls, generate_program
     from yamori.sensor.captures import CaptureRecorder
     from yamori.sensor.containers import ContainerResolver
+    from yamori.sensor.dnsnames import DnsNames, rule_names
     from yamori.sensor.drift import WRITE_TYPES, DriftGuard, DriftPolicy
     from yamori.sensor.hostinfo import host_info
     from yamori.sensor.inuse import OPEN_TYPES, InUseRecorder
@@ -307,6 +315,16 @@ def sensor(
             err=True,
         )
     runner.context.host = host
+    dns_names = rule_names(compiled)
+    dns = DnsNames(dns_names, Path(dns_hosts) if dns_hosts else None) if dns_names or dns_hosts else None
+    if dns is not None:
+        dns.start()  # the hosts file applies now; the rules' names resolve in the background
+        runner.context.dns = dns
+        click.echo(
+            f"yamori sensor: fd.*ip.name: {len(dns.names)} name(s) the rules use, resolved every "
+            f"{dns.interval:.0f} s; hosts file: {dns_hosts or 'none'} ({len(dns.mapping)} address(es))",
+            err=True,
+        )
     seeded = runner.table.seed()
     stopped_by_us = True
     try:
@@ -336,6 +354,8 @@ def sensor(
         runner.stop()
         runner.join(2.0)
         runner.context.containers.close()
+        if dns is not None:
+            dns.stop()
         if recorder is not None:
             recorder.close()
         if inuse is not None:

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from yamori.detect.fields.interface import Event, FieldClass
+from yamori.detect.fields.interface import Event, FieldClass, OneOf
 
 __all__ = [
     "NA",
@@ -200,6 +200,8 @@ class OutputTemplate:
             raw = _generic(event, ref.name) if ref.name in _GENERIC_FIELDS else None
         except Exception:  # a field extractor failing on odd input must not lose the alert
             raw = None
+        if isinstance(raw, OneOf):  # candidates of which any matches: print one, as Falco does
+            raw = raw[0] if raw else None
         value = apply_transformers(raw, ref.transformers)
         # A list field with no elements is "not extracted" in Falco: <NA> in text, null in JSON.
         return None if value == [] else value

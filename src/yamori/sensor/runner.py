@@ -36,6 +36,7 @@ from yamori.detect.output import Alert, OutputField, OutputTemplate, alert_to_js
 from yamori.detect.rules.model import Priority
 from yamori.sensor.captures import CaptureRecorder, event_doc
 from yamori.sensor.containers import ContainerResolver, container_id_from_cgroup_name, runtime_of_cgroup_name
+from yamori.sensor.dnsnames import DnsNames
 from yamori.sensor.drift import DriftGuard, is_written_event
 from yamori.sensor.fdtable import FdTable
 from yamori.sensor.interface import (
@@ -177,9 +178,13 @@ class SensorContext:
         self._users: dict[str, dict[int, str]] = {}
         self._groups: dict[str, dict[int, str]] = {}
         self.fds = FdTable(proc=proc)
+        self.dns: DnsNames | None = None  # names of addresses, fd.*ip.name (set by the CLI)
 
     def fd(self, pid: int, fd: int) -> FdInfo | None:
         return self.fds.get(pid, fd)
+
+    def ip_names(self, ip: str) -> frozenset[str] | None:
+        return self.dns.names_of(ip) if self.dns is not None else None
 
     def process(self, pid: int) -> ProcessInfo | None:
         return self.table.lookup(pid)

@@ -34,6 +34,14 @@ class Either(tuple[Any, ...]):
     __slots__ = ()
 
 
+class OneOf(list[Any]):
+    """Several values of one thing, any of which may match (the names DNS gives one IP for
+    ``fd.sip.name``): an ``any_element`` field's candidates that an output renders as ONE value
+    (the first), the way Falco prints one name, where other candidate lists print as ``(a,b)``."""
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True, slots=True)
 class FieldInfo:
     name: str  # e.g. "ka.req.pod.containers.image"

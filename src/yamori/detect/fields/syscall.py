@@ -20,7 +20,7 @@ import posixpath
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from yamori.detect.fields.interface import Either, Event, FieldClass, FieldInfo, FieldType
+from yamori.detect.fields.interface import Either, Event, FieldClass, FieldInfo, FieldType, OneOf
 
 if TYPE_CHECKING:
     from yamori.sensor.interface import (
@@ -175,10 +175,11 @@ def _table() -> list[FieldInfo]:
         f("fd.lport", U, "Local port"),
         f("fd.rport", U, "Remote port"),
         f("fd.port", U, "Either port"),
-        f("fd.cip.name", S, "Client domain name"),
-        f("fd.sip.name", S, "Server domain name"),
-        f("fd.lip.name", S, "Local domain name"),
-        f("fd.rip.name", S, "Remote domain name"),
+        # every name the IP has (sensor/dnsnames.py), any of which may match; printed as one
+        f("fd.cip.name", S, "Client domain name", any_element=True),
+        f("fd.sip.name", S, "Server domain name", any_element=True),
+        f("fd.lip.name", S, "Local domain name", any_element=True),
+        f("fd.rip.name", S, "Remote domain name", any_element=True),
         # IPNET: the value is an address, compared for membership (`fd.net != "127.0.0.0/8"`)
         f("fd.net", FieldType.IPNET, "Either network"),
         f("fd.cnet", FieldType.IPNET, "Client network"),
@@ -647,6 +648,22 @@ def _sock_field(get: Callable[[FdInfo], Any]) -> _Extractor:
     return extract
 
 
+def _ip_names(get: Callable[[FdInfo], str | None]) -> _Extractor:
+    """``fd.*ip.name``: the names the context's DNS map gives the address (``ip_names``, see
+    sensor/dnsnames.py: forward-resolved rule names, as Falco's DNS manager does), sorted. All
+    of them are candidates (the field is ``any_element``: ``=``/``in`` hold when one matches);
+    an output prints the first. None (``<NA>``, no match) when the address has no name."""
+
+    def extract(e: SyscallEvent, _a: str | None) -> OneOf | None:
+        lookup = getattr(e.ctx, "ip_names", None)
+        info = _sock(e) if lookup is not None else None
+        ip = get(info) if info is not None else None
+        names = lookup(ip) if lookup is not None and ip is not None else None
+        return OneOf(sorted(names)) if names else None
+
+    return extract
+
+
 def _either(*values: Any) -> Either | None:
     present = [v for v in values if v is not None]
     return Either(present) if present else None
@@ -882,6 +899,10 @@ def _build() -> dict[str, _Extractor]:
         "fd.snet": _sock_field(lambda i: i.sip),
         "fd.lnet": _sock_field(lambda i: _ends(i)[0][0]),
         "fd.rnet": _sock_field(lambda i: _ends(i)[1][0]),
+        "fd.cip.name": _ip_names(lambda i: i.cip),
+        "fd.sip.name": _ip_names(lambda i: i.sip),
+        "fd.lip.name": _ip_names(lambda i: _ends(i)[0][0]),
+        "fd.rip.name": _ip_names(lambda i: _ends(i)[1][0]),
         "fd.l4proto": _sock_field(lambda i: i.l4proto),
         "fd.sockfamily": _fd_sockfamily,
         "fd.is_server": _fd_socket_flag("is_server"),
