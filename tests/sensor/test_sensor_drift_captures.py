@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,14 @@ from yamori.detect.output import Alert
 from yamori.detect.rules import load_rules_files
 from yamori.detect.rules.model import Priority
 from yamori.detect.sources import field_classes
-from yamori.sensor.captures import CaptureRecorder, find_capture, list_captures, read_capture
+from yamori.sensor.captures import (
+    SUFFIX,
+    CaptureRecorder,
+    find_capture,
+    list_captures,
+    prune_captures,
+    read_capture,
+)
 from yamori.sensor.containers import ContainerResolver, container_info_from_inspect
 from yamori.sensor.drift import DriftGuard, DriftPolicy, exists_in_upper, is_written_event
 from yamori.sensor.interface import CaptureBackend, CaptureStats, ContainerInfo, RawRecord, RecordKind
@@ -243,6 +251,30 @@ def test_capture_written_and_read_back(tmp_path: Path) -> None:
     cap = read_capture(path)
     assert [e["type"] for e in cap.events] == ["execve", "openat"]
     assert cap.end is not None and cap.end["events"] == 2 and cap.alerts[0]["rule"] == "R"
+
+
+def test_capture_retention_by_age_and_size(tmp_path: Path) -> None:
+    now = time.time() - 60  # the files are older than the capture the recorder writes below
+    for n, age_days in enumerate([10, 6, 3, 1, 0]):
+        f = tmp_path / f"c{n}{SUFFIX}"
+        f.write_bytes(b"x" * 1000)
+        os.utime(f, (now - age_days * 86400, now - age_days * 86400))
+    (tmp_path / f"open{SUFFIX}.part").write_bytes(b"y" * 5000)  # still being written: untouched
+    assert prune_captures(tmp_path, 7.0, None, now=now) == 1  # the 10-day-old one
+    assert prune_captures(tmp_path, 7.0, 2500, now=now) == 2  # then the oldest until <= 2500 bytes
+    left = sorted(f.name for f in tmp_path.iterdir())
+    assert left == [f"c3{SUFFIX}", f"c4{SUFFIX}", f"open{SUFFIX}.part"]
+    assert prune_captures(tmp_path / "missing", 1.0, 1, now=now) == 0
+    # the recorder prunes after each capture it finishes
+    rec = CaptureRecorder(tmp_path, seconds=0.0, retention_days=None, max_bytes=1)
+    rec.add(CID, 1, {"ts": 1, "type": "execve", "pid": 5, "ppid": 1, "exe": "/bin/sh", "cmdline": "sh"})
+    rec.trigger(CID, ContainerInfo(CID), {"rule": "R", "priority": "Warning", "output": "o", "time": "t"})
+    rec.tick()
+    rec.close()
+    assert rec.stats.pruned == 2
+    assert not (tmp_path / f"c3{SUFFIX}").exists() and not (tmp_path / f"c4{SUFFIX}").exists()
+    ((path, header),) = list_captures(tmp_path)  # the capture just written stays
+    assert header["rule"] == "R" and path.name != f"c4{SUFFIX}"
 
 
 def test_runner_triggers_captures_by_priority(tmp_path: Path) -> None:

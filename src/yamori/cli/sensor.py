@@ -165,6 +165,14 @@ def _compile(paths: tuple[str, ...]) -> tuple[CompiledRules, dict[str, float]]:
     help="How long a capture keeps recording after the alert.",
 )  # fmt: skip
 @click.option(
+    "--capture-retention-days", type=click.FloatRange(min=0.0), default=7.0, show_default=True,
+    help="Remove local capture files older than this (at start and after each capture).",
+)  # fmt: skip
+@click.option(
+    "--capture-max-mb", type=click.IntRange(min=1), default=1024, show_default=True,
+    help="Keep local capture files within this many MiB, removing the oldest first.",
+)  # fmt: skip
+@click.option(
     "--in-use/--no-in-use", "in_use", default=True, show_default=True,
     help="Record which image files container processes execute, open and map (yamori image --in-use).",
 )  # fmt: skip
@@ -209,6 +217,8 @@ def sensor(
     drift_namespaces: tuple[str, ...],
     capture_priority: str | None,
     capture_seconds: float,
+    capture_retention_days: float,
+    capture_max_mb: int,
     metrics_port: int | None,
     in_use: bool,
     runtime_sockets: tuple[str, ...],
@@ -223,7 +233,7 @@ def sensor(
     from yamori.config import data_dir
     from yamori.detect.rules.model import Priority
     from yamori.sensor.bpftrace import BpftraceBackend, BpftraceError, available_syscalls, generate_program
-    from yamori.sensor.captures import CaptureRecorder
+    from yamori.sensor.captures import CaptureRecorder, prune_captures
     from yamori.sensor.containers import ContainerResolver
     from yamori.sensor.dnsnames import DnsNames, rule_names
     from yamori.sensor.drift import WRITE_TYPES, DriftGuard, DriftPolicy
@@ -281,7 +291,19 @@ def sensor(
         bool(prevent_drift or drift_images or drift_namespaces), drift_images, drift_namespaces
     )
     prio = Priority.parse(capture_priority) if capture_priority else None
-    recorder = CaptureRecorder(seconds=capture_seconds) if (capture_rules or prio is not None) else None
+    recorder = (
+        CaptureRecorder(
+            seconds=capture_seconds,
+            retention_days=capture_retention_days,
+            max_bytes=capture_max_mb << 20,
+        )
+        if (capture_rules or prio is not None)
+        else None
+    )
+    if recorder is not None:
+        pruned = prune_captures(recorder.directory, capture_retention_days, capture_max_mb << 20)
+        if pruned:
+            click.echo(f"yamori sensor: removed {pruned} old capture file(s) (retention)", err=True)
     inuse = InUseRecorder(containers.get, data_dir() / "inuse") if in_use else None
     runner = SensorRunner(
         compiled,

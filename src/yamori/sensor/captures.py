@@ -102,6 +102,7 @@ class RecorderStats:
     dropped_lines: int = 0  # lines the writer queue could not take
     write_errors: int = 0
     evicted_containers: int = 0  # ring buffers dropped to stay within max_containers
+    pruned: int = 0  # finished capture files removed by retention (age or total size)
 
 
 _CLOSE = "close"
@@ -122,8 +123,12 @@ class CaptureRecorder:
         seconds: float = 10.0,
         queue_size: int = 50_000,
         level: int = 3,
+        retention_days: float | None = 7.0,
+        max_bytes: int | None = 1 << 30,
     ) -> None:
         self.directory = directory if directory is not None else capture_dir()
+        self.retention_days = retention_days
+        self.max_bytes = max_bytes
         self.per_container = per_container
         self.window_ns = window_ns
         self.max_containers = max_containers
@@ -273,12 +278,49 @@ class CaptureRecorder:
                     del files[cid]
                     part = self.directory / f"{cid}{SUFFIX}.part"
                     part.rename(self.directory / f"{cid}{SUFFIX}")
+                    self.stats.pruned += prune_captures(self.directory, self.retention_days, self.max_bytes)
             except (OSError, zstandard.ZstdError):
                 self.stats.write_errors += 1
         for raw, writer in files.values():  # sensor stopping with captures still open
             with contextlib.suppress(OSError, zstandard.ZstdError):
                 writer.close()
                 raw.close()
+
+
+def prune_captures(
+    directory: Path, retention_days: float | None, max_bytes: int | None, *, now: float | None = None
+) -> int:
+    """Remove finished captures older than ``retention_days``, then the oldest until the rest
+    fit in ``max_bytes`` (the newest always stays); returns how many were removed.
+
+    Called when the sensor starts and after every capture it finishes, so a node never fills
+    its disk with evidence nobody pruned (the server keeps its own copies under its own
+    retention). Files still being written (``.part``) are never touched; None disables a limit."""
+    try:
+        files = [(f, f.stat()) for f in directory.iterdir() if f.name.endswith(SUFFIX)]
+    except OSError:
+        return 0
+    files.sort(key=lambda fs: fs[1].st_mtime)
+    now = time.time() if now is None else now
+    removed = 0
+    keep: list[tuple[Path, os.stat_result]] = []
+    for f, st in files:
+        if retention_days is not None and now - st.st_mtime > retention_days * 86400:
+            with contextlib.suppress(OSError):
+                f.unlink()
+                removed += 1
+        else:
+            keep.append((f, st))
+    if max_bytes is not None:
+        total = sum(st.st_size for _, st in keep)
+        for f, st in keep[:-1]:  # the newest capture stays, whatever its size
+            if total <= max_bytes:
+                break
+            with contextlib.suppress(OSError):
+                f.unlink()
+                removed += 1
+                total -= st.st_size
+    return removed
 
 
 # ---------------------------------------------------------------------- reading back
