@@ -141,6 +141,8 @@ def main() -> None:
     first = statistics.median(s[1] for s in samples[:quarter])
     last = statistics.median(s[1] for s in samples[-quarter:])
     peak = max(s[1] for s in samples)
+    half = samples[len(samples) // 2 :]
+    second_half = half[-1][1] - half[0][1]
     bpf_first = statistics.median(s[2] for s in samples[:quarter])
     bpf_last = statistics.median(s[2] for s in samples[-quarter:])
     out = [
@@ -157,7 +159,8 @@ def main() -> None:
         f"Sensor summary: `{summary.strip()}`",
         "",
         f"- Sensor RSS: median of the first quarter {first:.1f} MiB, of the last quarter {last:.1f} MiB "
-        f"({last - first:+.1f} MiB), peak {peak:.1f} MiB (target < 256 MB, flat).",
+        f"({last - first:+.1f} MiB, the bounded tables filling), peak {peak:.1f} MiB (target < 256 MB); "
+        f"over the second half, from {half[0][0]:.0f} s to the end: {second_half:+.1f} MiB (flat once full).",
         f"- bpftrace RSS: {bpf_first:.1f} -> {bpf_last:.1f} MiB.",
         "",
         "| t (s) | sensor RSS (MiB) | bpftrace RSS (MiB) |",
