@@ -109,17 +109,23 @@ def test_anything_not_understood_widens(tmp_path: Path) -> None:
     assert flt.passes_everything and "every open" in describe(flt)
 
 
-def test_contains_atoms_widen_in_the_kernel(tmp_path: Path) -> None:
-    """Substring tests are not done in the kernel: the atom keeps only its mode and prefix."""
+def test_suffixes_and_contains_in_the_kernel(tmp_path: Path) -> None:
+    """Basenames and ``endswith`` become suffix atoms (tested in the kernel on the last 8 bytes);
+    other substring tests are not made in the kernel: such an atom keeps its mode and prefix."""
     flt = _compile(
         MACROS
         + _rule("r", "open_write and (fd.filename in (syslog, auth.log) or fd.name endswith release_agent)")
-        + _rule("s", "open_read and fd.name contains '../' and fd.name startswith /etc/"),
+        + _rule("s", "open_read and fd.name contains '../' and fd.name startswith /etc/")
+        + _rule("t", "open_write and fd.name startswith /srv/ and fd.name contains secret"),
         tmp_path,
     )
     assert flt.atoms is not None
-    assert any(a.contains == frozenset({"/syslog"}) for a in flt.atoms)
-    assert flt.admits("/tmp/anything", O_WRONLY)  # widened: every write is sent
+    assert any(a.suffix == "/syslog" for a in flt.atoms)
+    assert flt.admits("/var/tmp/syslog", O_WRONLY) and flt.admits("/x/auth.log", O_RDWR)
+    assert flt.admits("/sys/fs/cgroup/x/release_agent", O_WRONLY)
+    assert not flt.admits("/var/tmp/syslog", O_RDONLY)  # writes only
+    assert not flt.admits("/var/tmp/xsyslog", O_WRONLY) and not flt.admits("/tmp/anything", O_WRONLY)
+    assert flt.admits("/srv/anything", O_WRONLY)  # 'contains secret' widened to the prefix
     assert not flt.admits("/etc/hosts", O_RDONLY)  # the '../' atom is covered by the shape test
     assert flt.admits("/etc/../etc/hosts", O_RDONLY)
 
@@ -174,6 +180,8 @@ def test_kernel_test_matches_its_user_space_twin(capture_ready: None, tmp_path: 
                 PathAtom(frozenset({0, 2}), "/etc/pam.d/"),
                 PathAtom(frozenset({1, 2}), "/var/log/"),
                 PathAtom(ALL_MODES, long_prefix),
+                PathAtom(frozenset({1, 2}), "", suffix="/syslog"),
+                PathAtom(ALL_MODES, "/srv/", suffix="release_agent"),
             }
         )
     )
@@ -189,7 +197,12 @@ def test_kernel_test_matches_its_user_space_twin(capture_ready: None, tmp_path: 
         ("/var/log/yamori-none", O_WRONLY), ("/var/log/yamori-none", O_RDONLY),
         (long_prefix + "x", O_RDONLY), (long_prefix[:-2] + "X/x", O_RDONLY),
         (f"{base}/" + "y" * 220, O_RDONLY), (f"{base}/" + "z" * 150, O_RDONLY),
+        ("/srv/release_agent", O_RDONLY), ("/srv/x/release_agentx", O_RDONLY),
+        ("/tmp/release_agent", O_RDONLY), (f"{base}/xsyslog", O_WRONLY), (f"{base}/syslog", O_RDONLY),
     ]  # fmt: skip
+    # the NUL at every position of its word: suffixes straddle two words or fill one
+    cases += [(f"/{'d' * n}/syslog", O_WRONLY) for n in range(1, 10)]
+    cases += [(f"/{'e' * n}/syslox", O_WRONLY) for n in range(1, 10)]
     bpf = subprocess.Popen(
         ["bpftrace", "-f", "json", "-e", program], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         errors="surrogateescape", env=dict(os.environ, BPFTRACE_STRLEN=str(STRLEN)),

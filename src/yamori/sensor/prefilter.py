@@ -65,18 +65,23 @@ _BASENAME_FIELDS = frozenset({"fd.filename"})
 
 @dataclass(frozen=True, slots=True)
 class PathAtom:
-    """Opens in one of ``modes`` whose path starts with ``text`` (``exact``: is ``text``) and
-    holds every string of ``contains`` (tested on the raw path, which for the canonical absolute
-    paths the kernel filters equals ``fd.name``)."""
+    """Opens in one of ``modes`` whose path starts with ``text`` (``exact``: is ``text``), ends
+    with ``suffix`` and holds every string of ``contains`` (tested on the raw path, which for
+    the canonical absolute paths the kernel filters equals ``fd.name``)."""
 
     modes: frozenset[int]
     text: str
     exact: bool = False
     contains: frozenset[str] = frozenset()
+    suffix: str = ""
 
     def covers(self, other: PathAtom) -> bool:
         """Every open ``other`` admits, this one admits too."""
         if not other.modes <= self.modes or not self.contains <= other.contains:
+            return False
+        if self.suffix and not (
+            other.suffix.endswith(self.suffix) or (other.exact and other.text.endswith(self.suffix))
+        ):
             return False
         if self.exact:
             return other.exact and other.text == self.text
@@ -89,6 +94,12 @@ class PathAtom:
             return None
         contains = self.contains | other.contains
         a, b = self, other
+        if a.suffix.endswith(b.suffix):
+            suffix = a.suffix
+        elif b.suffix.endswith(a.suffix):
+            suffix = b.suffix
+        else:
+            return None  # a path cannot end with two different strings neither ends with
         if a.exact and b.exact:
             text, exact = (a.text, True) if a.text == b.text else (None, True)
         elif a.exact or b.exact:
@@ -102,9 +113,9 @@ class PathAtom:
             return None
         if text is None:
             return None
-        if exact and not all(c in text for c in contains):
+        if exact and (not all(c in text for c in contains) or not text.endswith(suffix)):
             return None
-        return PathAtom(modes, text, exact, contains)
+        return PathAtom(modes, text, exact, contains, "" if exact else suffix)
 
 
 _ANY = frozenset({PathAtom(ALL_MODES, "")})
@@ -175,14 +186,13 @@ def _glob_atom(pattern: str, *, basename: bool = False, prefix_only: bool = Fals
         return PathAtom(ALL_MODES, _cut(pattern))
     if prefix is None:  # no wildcard: a literal
         return PathAtom(ALL_MODES, "", False, frozenset({"/" + pattern})) if basename else _exact(pattern)
-    if current:
-        chunks.append(current)
+    suffix = current  # the literal after the last wildcard ends the path
     contains = {c for c in chunks if len(c) >= 2}
     if basename:
         if prefix:
             contains.add("/" + prefix)
-        return PathAtom(ALL_MODES, "", False, frozenset(contains))
-    return PathAtom(ALL_MODES, _cut(prefix), False, frozenset(contains))
+        return PathAtom(ALL_MODES, "", False, frozenset(contains), suffix)
+    return PathAtom(ALL_MODES, _cut(prefix), False, frozenset(contains), suffix)
 
 
 def _exact(text: str) -> PathAtom:
@@ -196,6 +206,10 @@ def _cut(text: str) -> str:
     if len(raw) <= MAX_PREFIX:
         return text
     return raw[:MAX_PREFIX].decode("utf-8", "ignore")
+
+
+def _suffix(text: str) -> PathAtom:
+    return PathAtom(ALL_MODES, "", False, frozenset(), text)
 
 
 def _contains(text: str) -> PathAtom:
@@ -220,9 +234,13 @@ def _path_leaf(node: Compare) -> frozenset[PathAtom]:
         else:
             return _ANY
     elif name in _BASENAME_FIELDS:  # fd.filename: the last path component
-        if op in ("=", "==", "in", "startswith"):
+        if op in ("=", "==", "in"):
+            atoms = [_suffix("/" + t) for t in texts]
+        elif op == "startswith":
             atoms = [_contains("/" + t) for t in texts]
-        elif op in ("contains", "endswith"):
+        elif op == "endswith":
+            atoms = [_suffix(t) for t in texts]
+        elif op == "contains":
             atoms = [_contains(t) for t in texts]
         elif op == "glob":
             atoms = [_glob_atom(t, basename=True) for t in texts]
@@ -232,7 +250,9 @@ def _path_leaf(node: Compare) -> frozenset[PathAtom]:
         atoms = [_exact(t) for t in texts]
     elif op in ("startswith", "pmatch", "glob"):
         atoms = [_glob_atom(t, prefix_only=op != "glob") for t in texts]
-    elif op in ("contains", "endswith"):
+    elif op == "endswith":
+        atoms = [_suffix(t) for t in texts]
+    elif op == "contains":
         atoms = [_contains(t) for t in texts]
     else:
         return _ANY
@@ -290,7 +310,9 @@ class PathFilter:
             return True
         mode = 2 if flags is None else flags & 3
         for atom in _kernel_atoms(self):
-            if mode in atom.modes and (path == atom.text if atom.exact else path.startswith(atom.text)):
+            if mode not in atom.modes or not path.endswith(atom.suffix):
+                continue
+            if path == atom.text if atom.exact else path.startswith(atom.text):
                 return True
         return False
 
@@ -337,6 +359,7 @@ def describe(flt: PathFilter) -> str:
     items = sorted(
         f"{'/'.join(names[m] for m in sorted(a.modes))}:{a.text}{'' if a.exact else '*'}"
         + "".join(f"[{c}]" for c in sorted(a.contains))
+        + (f"*{a.suffix}" if a.suffix else "")
         for a in flt.atoms
     )
     return f"{len(items)} path patterns: " + ", ".join(items)
@@ -361,7 +384,8 @@ def _kernel_atom(atom: PathAtom) -> PathAtom:
         cut = next(i for i, b in enumerate(raw) if b not in _PRINTABLE)
         text, exact = raw[:cut].decode("ascii"), False
     contains = frozenset(c for c in atom.contains if _kernel_text(c) is not None)
-    return PathAtom(atom.modes, text, exact, contains)
+    suffix = atom.suffix[-SUFFIX_BYTES:] if _kernel_text(atom.suffix) is not None else ""
+    return PathAtom(atom.modes, text, exact, contains, "" if exact else suffix)
 
 
 def _mode_test(modes: frozenset[int]) -> str | None:
@@ -388,12 +412,16 @@ def _word_tests(atom: PathAtom) -> tuple[list[str], int]:
     return tests, (len(raw) + 7) // 8
 
 
+SUFFIX_BYTES = 8
+"""Suffixes are compared in the kernel on the path's last 8 bytes (one integer)."""
+
 _SHAPE_WORDS = 25
 """Words (8 bytes) of the path scanned for ``/.``, ``//`` and ``..``: 200 bytes, bpftrace's
 string size; a longer path is passed to user space."""
 
 _SHAPE_CHECK = """\
 $odd = 0; $end = 0; $i = (uint64)0; $carry = (uint64)0; $h = (uint64)0xcbf29ce484222325;
+$prev = (uint64)0; $tail = (uint64)0;
 unroll(%(words)d) {
   if ($end == 0 && $odd == 0) {
     $w = *(uint64*)($u + $i);
@@ -405,7 +433,15 @@ unroll(%(words)d) {
     if ($z != 0) {
       $m = (($z & (0 - $z)) >> 7) - 1;
       $s = $s & $m; $d = $d & $m; $w = $w & $m; $end = 1;
+      $k8 = (uint64)0;
+      if (($m >> 32) != 0) { $k8 = 32; }
+      if (($m >> ($k8 + 16)) != 0) { $k8 += 16; }
+      if (($m >> ($k8 + 8)) != 0) { $k8 += 8; }
+      if ($m != 0) { $k8 += 8; }
+      $tail = $prev;
+      if ($k8 != 0) { $tail = ($prev >> $k8) | ($w << (64 - $k8)); }
     }
+    $prev = $w;
     $h = ($h ^ $w) * 0x100000001b3;
     if (($s & ($d >> 8)) != 0 || ($s & ($s >> 8)) != 0 || ($d & ($d >> 8)) != 0) { $odd = 1; }
     if ($carry != 0 && (($d & 0x80) != 0 || ($s & 0x80) != 0)) { $odd = 1; }
@@ -419,26 +455,36 @@ on 8-byte words (the "has a zero byte" trick on the path XOR ``/`` and XOR ``.``
 positives (a borrow marking a byte above a real match) only send more; it never misses one.
 Bytes after the terminating NUL (whatever follows the string in the caller's memory) are
 masked off below the first zero byte, which the trick finds exactly. The same pass hashes the
-path (FNV-style over the masked words) into ``$h`` for coalescing.
+path (FNV-style over the masked words) into ``$h`` for coalescing, and leaves its last 8 bytes
+in ``$tail`` (from the last two words, shifted by the NUL's position ``$k8``/8) for suffixes.
 ``strcontains`` would do the same but costs the verifier over a million instructions for
 three calls, and the BPF stack its literals."""
 
 
 def _kernel_atoms(flt: PathFilter) -> list[PathAtom]:
-    """The atoms as the kernel tests them: prefixes only (a superset of ``flt``).
+    """The atoms as the kernel tests them: prefixes and suffixes of up to ``SUFFIX_BYTES``
+    (a longer suffix is tested on its last bytes), a superset of ``flt``.
 
     A ``contains`` string holding ``..``, ``/.`` or ``//`` makes its atom redundant: every such
     path is sent by the shape check. Other ``contains`` strings are dropped (the atom widens to
-    its mode and prefix: e.g. Falco's log-clearing rule sends every write), since substring
-    tests are what the verifier cannot afford."""
+    its mode, prefix and suffix), since substring tests are what the verifier cannot afford."""
     assert flt.atoms is not None
     out = set()
     for atom in flt.atoms:
         if any(".." in c or "/." in c or "//" in c for c in atom.contains):
             continue
         k = _kernel_atom(atom)
-        out.add(PathAtom(k.modes, k.text, k.exact))
+        out.add(PathAtom(k.modes, k.text, k.exact, frozenset(), k.suffix))
     return sorted(_simplify(out), key=lambda a: (a.text, a.exact, sorted(a.modes)))
+
+
+def _suffix_test(suffix: str) -> str:
+    """``$tail`` (the path's last 8 bytes, little-endian) ends with ``suffix`` (<= 8 bytes)."""
+    raw = suffix.encode("ascii")
+    value = int.from_bytes(raw, "little")
+    if len(raw) == 8:
+        return f"$tail == {value:#x}"
+    return f"($tail >> {8 * (8 - len(raw))}) == {value:#x}"
 
 
 def open_decision_blocks(
@@ -481,10 +527,12 @@ def open_decision_blocks(
     first = ["$u = uptr(@s0[tid]);", acc, "$w0 = *(uint64*)$u;"]
     first += [f"$w{k} = *(uint64*)($u + {8 * k});" for k in range(1, words)]
     first.append("$pass = ($w0 & 0xff) != 0x2f;  /* relative, empty, unreadable: user space */")
-    first += [f"if ($pass == 0 && {guard(a)}) {{ $pass = 1; }}" for a in atoms]
+    first += [f"if ($pass == 0 && {guard(a)}) {{ $pass = 1; }}" for a in atoms if not a.suffix]
     first.append("if ($pass == 0) {")
     first += ["  " + line for line in (_SHAPE_CHECK % {"words": _SHAPE_WORDS}).splitlines()]
     first.append("  $pass = $odd;")
+    for atom in (a for a in atoms if a.suffix):
+        first.append(f"  if ($pass == 0 && {guard(atom)} && {_suffix_test(atom.suffix)}) {{ $pass = 1; }}")
     first.append("}")
     if coalesce_containers and host_mntns is not None:
         first += [
