@@ -46,7 +46,9 @@ def test_program_attaches_only_what_rules_need() -> None:
         assert probe in program
     # opens that failed are filtered in the kernel; per-thread stashes are cleared at the end
     assert "if (args->ret >= 0)" in program
-    assert "END {" in program and "clear(@ts);" in program and "clear(@s0);" in program
+    assert "END {" in program and "clear(@a_openat);" in program and "clear(@a_symlinkat);" in program
+    # one tuple per thread holds a syscall's arguments from enter to exit
+    assert "@a_openat[tid] = (nsecs, (int64)args->dfd, (int64)args->flags, (int64)args->mode," in program
 
 
 def test_program_failed_opens_and_missing_tracepoints() -> None:

@@ -487,16 +487,27 @@ def _suffix_test(suffix: str) -> str:
     return f"($tail >> {8 * (8 - len(raw))}) == {value:#x}"
 
 
+@dataclass(frozen=True, slots=True)
+class StashView:
+    """How an exit block reads one syscall's stashed entry arguments (see ``bpftrace.py``)."""
+
+    guard: str  # a predicate true when this thread has a stash (the syscall was entered)
+    load: str  # statements setting ``$id`` (the entry timestamp) from the stash
+    cleanup: str  # statements forgetting it
+    ints: dict[str, str]  # argument name -> expression, for the integer arguments
+    strings: list[str]  # expressions of the user pointers, in argument order
+    failed: str  # a BPF expression true for a call to drop because it failed ("0": keep all)
+    tracepoint: str
+
+
 def open_decision_blocks(
     flt: PathFilter,
     *,
-    tracepoint: str,
+    view: StashView,
     flags_var: str | None,
     fixed_mode: int | None,
     host_mntns: int | None,
     coalesce_containers: bool,
-    cleanup: str,
-    failed: str,
 ) -> str:
     """The ``sys_exit`` block that decides which opens to send: it sets ``@pf[tid]``.
 
@@ -507,8 +518,7 @@ def open_decision_blocks(
     (a 64-bit collision within a second on one thread would coalesce a different path: only
     opens no rule can match are ever coalesced). ``flags_var`` holds the open's flags (None:
     ``fixed_mode``: 1 for ``creat``, 2 — read and write — when unknown, as for ``openat2``).
-    ``failed``: a BPF expression true for an open to drop because it failed (``0`` when failed
-    opens are wanted).
+    ``view.failed`` is true for an open to drop because it failed.
     """
     atoms = _kernel_atoms(flt)
     words = max([1] + [_word_tests(a)[1] for a in atoms])
@@ -522,9 +532,10 @@ def open_decision_blocks(
         return "(" + " && ".join(parts) + ")" if parts else "1"
 
     def header(predicate: str) -> str:
-        return f"tracepoint:syscalls:sys_exit_{tracepoint} /{predicate}/ {{\n  "
+        return f"tracepoint:syscalls:sys_exit_{view.tracepoint} /{predicate}/ {{\n  "
 
-    first = ["$u = uptr(@s0[tid]);", acc, "$w0 = *(uint64*)$u;"]
+    cleanup = view.cleanup
+    first = [view.load, f"$u = uptr({view.strings[0]});", acc, "$w0 = *(uint64*)$u;"]
     first += [f"$w{k} = *(uint64*)($u + {8 * k});" for k in range(1, words)]
     first.append("$pass = ($w0 & 0xff) != 0x2f;  /* relative, empty, unreadable: user space */")
     first += [f"if ($pass == 0 && {guard(a)}) {{ $pass = 1; }}" for a in atoms if not a.suffix]
@@ -550,7 +561,10 @@ def open_decision_blocks(
         first.append("if ($pass == 0) { @kfiltered = count(); }")
     first.append(f"if ($pass) {{ @pf[tid] = 1; }} else {{ {cleanup} }}")
     blocks = [
-        header("@ts[tid]") + f"if ({failed}) {{ {cleanup} }} else {{\n  " + "\n  ".join(first) + "\n  }\n}\n"
+        header(view.guard)
+        + f"if ({view.failed}) {{ {cleanup} }} else {{\n  "
+        + "\n  ".join(first)
+        + "\n  }\n}\n"
     ]
     return "".join(blocks)
 
