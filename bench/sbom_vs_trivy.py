@@ -600,9 +600,10 @@ def write_results(
         "and 100 Kubernetes files): 6.6x faster, 4.6x less memory, the same findings on 10 "
         "equivalent checks: [RESULTS_iac.md](RESULTS_iac.md) (`make bench-iac`).",
         "- Runtime sensor (`yamori sensor` with bpftrace, Falco's stable rules; Falco is not installable "
-        "here, so against the issue's targets): an open+close loop under the sensor runs at 1.35x the "
-        "bare-tracepoint floor (target 1.5x; 2.0x without the kernel prefilter), sensor RSS 39 MiB "
-        "(135 MiB with every table full; target 256 MB): [RESULTS_sensor.md](RESULTS_sensor.md) "
+        "here, so against the issue's targets): a syscall-heavy workload under the sensor runs at 1.23x "
+        "the bare-tracepoint floor (target 1.5x; its open+close loop 1.52x, 1.9x without the kernel "
+        "prefilter), sensor RSS 41 MiB (135 MiB with every table full; target 256 MB): "
+        "[RESULTS_sensor.md](RESULTS_sensor.md) "
         "(`make bench-sensor`), memory over a 15-minute churn: "
         "[RESULTS_sensor_soak.md](RESULTS_sensor_soak.md) (`make bench-sensor-soak`).",
         "- Server (`yamori server` on SQLite): 3,228 alerts/s accepted with no loss (1.6x the 2,000/s "
