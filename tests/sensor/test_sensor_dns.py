@@ -22,6 +22,7 @@ import pytest
 
 from support.podman import Podman
 from support.sensor import STABLE, Sensor
+from support.sensor_context import FakeContext
 from yamori.detect.compiler import CompiledRules, compile_ruleset
 from yamori.detect.engine import Engine
 from yamori.detect.fields.syscall import UNFILLED, SyscallEvent
@@ -142,49 +143,21 @@ def test_slow_resolver_is_bounded_and_keeps_old_addresses() -> None:
 # --------------------------------------------------------------------------- fields and the rule
 
 
-class Ctx:
-    """One container process whose fd 3 is a TCP socket connected to ``server``."""
-
-    def __init__(self, server: str, dns: DnsNames | None) -> None:
-        self.proc = ProcessInfo(pid=40, ppid=1, comm="curl", exe="curl", container_id=CID)
-        self.info = FdInfo(
-            "ipv4", f"172.17.0.5:40000->{server}:443", "tcp", "172.17.0.5", 40000, server, 443,
-            role="client", connected=True,
-        )  # fmt: skip
-        self.dns = dns
-
-    def process(self, pid: int) -> ProcessInfo | None:
-        return self.proc if pid == 40 else None
-
-    def container(self, container_id: str) -> ContainerInfo | None:
-        return ContainerInfo(id=CID, name="web", image="docker.io/library/alpine:3.20")
-
-    def user_name(self, proc: ProcessInfo, uid: int) -> str | None:
-        return "root"
-
-    def group_name(self, proc: ProcessInfo, gid: int) -> str | None:
-        return "root"
-
-    def cwd(self, proc: ProcessInfo) -> str | None:
-        return "/"
-
-    def wall_ns(self, monotonic_ns: int) -> int:
-        return monotonic_ns
-
-    def monotonic_now(self) -> int:
-        return 0
-
-    def fd(self, pid: int, fd: int) -> FdInfo | None:
-        return self.info if (pid, fd) == (40, 3) else None
-
-    def ip_names(self, ip: str) -> frozenset[str] | None:
-        return self.dns.names_of(ip) if self.dns is not None else None
-
-
 def _connect(server: str, dns: DnsNames | None) -> SyscallEvent:
-    ctx = Ctx(server, dns)
+    """One container process whose fd 3 is a TCP socket connected to ``server``."""
+    proc = ProcessInfo(pid=40, ppid=1, comm="curl", exe="curl", container_id=CID)
+    sock = FdInfo(
+        "ipv4", f"172.17.0.5:40000->{server}:443", "tcp", "172.17.0.5", 40000, server, 443,
+        role="client", connected=True,
+    )  # fmt: skip
+    ctx = FakeContext(
+        proc,
+        ContainerInfo(id=CID, name="web", image="docker.io/library/alpine:3.20"),
+        fds=lambda pid, fd: sock if (pid, fd) == (40, 3) else None,
+        names=dns.names_of if dns is not None else None,
+    )
     rec = RawRecord(RecordKind.SYSCALL, 5_000, 40, 40, "connect", res=0, args={"fd": 3})
-    return SyscallEvent(rec, ctx.proc, ctx)
+    return SyscallEvent(rec, proc, ctx)
 
 
 def _dns(tmp_path: Path, text: str) -> DnsNames:

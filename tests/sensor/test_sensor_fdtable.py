@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from support.sensor_context import FakeContext
 from yamori.detect.compiler import compile_ruleset
 from yamori.detect.fields.syscall import SyscallEvent
 from yamori.detect.rules import load_rules_files
@@ -221,40 +222,11 @@ def test_lazy_resolution_from_proc(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- fields and rules
 
 
-class Ctx:
-    def __init__(self, fds: FdTable) -> None:
-        self.fds = fds
-        self.proc = ProcessInfo(pid=PID, ppid=1, comm="ssh", exe="/usr/bin/ssh", container_id="c" * 64)
-
-    def process(self, pid: int) -> ProcessInfo | None:
-        return self.proc if pid == PID else None
-
-    def container(self, container_id: str) -> ContainerInfo | None:
-        return ContainerInfo(id=container_id, name="web")
-
-    def user_name(self, proc: ProcessInfo, uid: int) -> str | None:
-        return "root"
-
-    def group_name(self, proc: ProcessInfo, gid: int) -> str | None:
-        return "root"
-
-    def cwd(self, proc: ProcessInfo) -> str | None:
-        return "/"
-
-    def wall_ns(self, monotonic_ns: int) -> int:
-        return monotonic_ns
-
-    def monotonic_now(self) -> int:
-        return 0
-
-    def fd(self, pid: int, fd: int) -> FdInfo | None:
-        return self.fds.get(pid, fd)
-
-
 def _event(fds: FdTable, rec: RawRecord) -> SyscallEvent:
     fds.on_record(rec)
-    ctx = Ctx(fds)
-    return SyscallEvent(rec, ctx.proc, ctx)
+    proc = ProcessInfo(pid=PID, ppid=1, comm="ssh", exe="/usr/bin/ssh", container_id="c" * 64)
+    ctx = FakeContext(proc, ContainerInfo(id="c" * 64, name="web"), fds=fds.get)
+    return SyscallEvent(rec, proc, ctx)
 
 
 def _connect(fds: FdTable, remote: tuple[str, int], local: tuple[str, int], fd: int = 3) -> SyscallEvent:

@@ -25,6 +25,7 @@ from click.testing import CliRunner
 from support.registry import RegistryServer
 from support.runtimes import TINY_REF, TINY_REPO, Containerd, Docker, containerd, docker, tiny_image_archive
 from support.sensor import STABLE, Sensor
+from support.sensor_context import FakeContext
 from yamori.cli.main import app
 from yamori.detect.fields.syscall import SyscallEvent
 from yamori.sensor.containers import ContainerResolver, container_id_of_pid, runtime_of_cgroup_name
@@ -149,37 +150,11 @@ def test_resolver_asks_the_cgroup_runtime_first() -> None:
     resolver.close()
 
 
-class _Ctx:
-    def __init__(self, info: ContainerInfo, host: HostInfo | None = None) -> None:
-        self.info, self.host = info, host
-        self.proc = ProcessInfo(pid=7, ppid=1, comm="cat", container_id=info.id)
-
-    def process(self, pid: int) -> ProcessInfo | None:
-        return self.proc if pid == 7 else None
-
-    def container(self, container_id: str) -> ContainerInfo | None:
-        return self.info
-
-    def user_name(self, proc: ProcessInfo, uid: int) -> str | None:
-        return None
-
-    def group_name(self, proc: ProcessInfo, gid: int) -> str | None:
-        return None
-
-    def cwd(self, proc: ProcessInfo) -> str | None:
-        return "/"
-
-    def wall_ns(self, monotonic_ns: int) -> int:
-        return monotonic_ns
-
-    def monotonic_now(self) -> int:
-        return 0
-
-
 def _event(info: ContainerInfo, host: HostInfo | None = None) -> SyscallEvent:
-    ctx = _Ctx(info, host)
+    proc = ProcessInfo(pid=7, ppid=1, comm="cat", container_id=info.id)
+    ctx = FakeContext(proc, info, host=host, user=None)
     rec = RawRecord(RecordKind.SYSCALL, 5, 7, 7, "openat", res=3, args={"name": "/etc/shadow", "flags": 0})
-    return SyscallEvent(rec, ctx.proc, ctx)  # type: ignore[arg-type]
+    return SyscallEvent(rec, proc, ctx)
 
 
 def test_container_k8s_and_cloud_fields() -> None:
