@@ -7,6 +7,7 @@ a viewer gets 403 even with a hand-made request), and the session's CSRF value.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, time
 from typing import Annotated
 from urllib.parse import quote
@@ -119,28 +120,25 @@ async def suppress(request: Request, who: User, finding_id: int) -> Response:
     return _back(finding_id)
 
 
-@router.post("/findings/{finding_id}/resolve")
-async def resolve(request: Request, who: User, finding_id: int) -> Response:
+async def _triage(request: Request, who: User, finding_id: int, change: Callable[..., object]) -> Response:
+    """Apply one state change (resolve, reopen) with the form's reason; back to the finding."""
     form = await _triage_form(request, who)
     store: Store = request.app.state.store
 
     def apply() -> None:
         with store.session() as session:
-            resolve_finding(session, finding_id, reason=form.get("reason", ""), actor=who.name)
+            change(session, finding_id, reason=form.get("reason", ""), actor=who.name)
 
     await run_in_threadpool(apply)
     return _back(finding_id)
+
+
+@router.post("/findings/{finding_id}/resolve")
+async def resolve(request: Request, who: User, finding_id: int) -> Response:
+    return await _triage(request, who, finding_id, resolve_finding)
 
 
 @router.post("/findings/{finding_id}/reopen")
 async def reopen(request: Request, who: User, finding_id: int) -> Response:
     """Back to open from resolved or suppressed (the history row says who and why)."""
-    form = await _triage_form(request, who)
-    store: Store = request.app.state.store
-
-    def apply() -> None:
-        with store.session() as session:
-            reopen_finding(session, finding_id, reason=form.get("reason", ""), actor=who.name)
-
-    await run_in_threadpool(apply)
-    return _back(finding_id)
+    return await _triage(request, who, finding_id, reopen_finding)
