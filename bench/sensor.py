@@ -163,10 +163,11 @@ def _wait_line(proc: subprocess.Popen[str], pattern: str, lines: list[str], time
     raise RuntimeError(f"no {pattern!r} within {timeout}s")
 
 
-def _hwm_kib(pid: int) -> int:
+def _status_kib(pid: int, key: str = "VmHWM") -> int:
+    """A memory figure of ``/proc/PID/status`` in KiB (peak ``VmHWM``, current ``VmRSS``); 0 when gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(key + ":"):
                 return int(line.split()[1])
     except OSError:
         pass
@@ -224,8 +225,8 @@ def with_sensor(
         _wait_line(proc, "yamori sensor: ready", lines)
         total, opens, procs = workload(path)
         time.sleep(3.0)  # let the sensor drain what is queued before it is stopped
-        rss = _hwm_kib(proc.pid)
-        bpf = max((_hwm_kib(c) for c in _children(proc.pid)), default=0)
+        rss = _status_kib(proc.pid)
+        bpf = max((_status_kib(c) for c in _children(proc.pid)), default=0)
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.stderr is not None

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from sbom_vs_trivy import ROOT, YAMORI, cpu_model, git_commit, memory_gib
 
-from sensor import RULES, ContainerWorkload, _children, _comms, _wait_line
+from sensor import RULES, ContainerWorkload, _children, _comms, _status_kib, _wait_line
 
 RESULTS = ROOT / "bench" / "RESULTS_sensor_soak.md"
 
@@ -58,16 +58,6 @@ IN_CONTAINER = (
     "    subprocess.run(['/bin/true', str(i)])\n"
     "os.close(os.open('/etc/shadow', 0))\n"
 )
-
-
-def _rss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def main() -> None:
@@ -118,8 +108,8 @@ def main() -> None:
             runner.start()
             t0 = time.monotonic()
             while churn.poll() is None:
-                bpf = max((_rss_kib(c) for c in _children(proc.pid)), default=0)
-                samples.append((time.monotonic() - t0, _rss_kib(proc.pid) / 1024, bpf / 1024))
+                bpf = max((_status_kib(c, "VmRSS") for c in _children(proc.pid)), default=0)
+                samples.append((time.monotonic() - t0, _status_kib(proc.pid, "VmRSS") / 1024, bpf / 1024))
                 t, rss, bpf_mib = samples[-1]
                 print(f"{t:7.0f}s sensor {rss:6.1f} MiB bpftrace {bpf_mib:6.1f} MiB", flush=True)
                 time.sleep(10.0)

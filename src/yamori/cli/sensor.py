@@ -238,6 +238,7 @@ def sensor(
     from yamori.sensor.dnsnames import DnsNames, rule_names
     from yamori.sensor.drift import WRITE_TYPES, DriftGuard, DriftPolicy
     from yamori.sensor.hostinfo import host_info
+    from yamori.sensor.interface import OPEN_SYSCALLS
     from yamori.sensor.inuse import OPEN_TYPES, InUseRecorder
     from yamori.sensor.prefilter import describe as describe_filter
     from yamori.sensor.prefilter import host_mount_namespace, open_path_filter
@@ -266,7 +267,7 @@ def sensor(
         open_filter=open_filter,
         host_mntns=host_mount_namespace(),
     )
-    if open_filter is not None and OPEN_TYPES & set(attached):
+    if open_filter is not None and OPEN_SYSCALLS & set(attached):
         click.echo(f"yamori sensor: opens sent to user space: {describe_filter(open_filter)}", err=True)
     click.echo(f"yamori sensor: syscalls captured: {', '.join(attached)} (+ process lifecycle)", err=True)
     if skipped:

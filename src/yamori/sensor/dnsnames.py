@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from yamori.detect.compiler import CompiledRules
-from yamori.detect.condition import And, Compare, ListValue, Literal, Node, Not, Or
+from yamori.detect.condition import Compare, ListValue, Literal, leaves
 
 __all__ = ["NAME_FIELDS", "DnsNames", "canonical_ip", "parse_hosts", "rule_names"]
 
@@ -49,20 +49,13 @@ def rule_names(compiled: CompiledRules, fields: frozenset[str] = NAME_FIELDS) ->
     """The literal names the syscall rules compare ``fields`` with: what must be resolved.
 
     A bare name left in a list is a literal (an undefined list), as the compiler treats it.
-    Iterative walk: expanded macro trees can be deep.
     """
     names: set[str] = set()
     for rule in compiled.rules:
         if rule.source != "syscall":
             continue
-        stack: list[Node] = [rule.condition]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, And | Or):
-                stack.extend(node.operands)
-            elif isinstance(node, Not):
-                stack.append(node.operand)
-            elif isinstance(node, Compare) and node.field.name in fields:
+        for node in leaves(rule.condition):
+            if isinstance(node, Compare) and node.field.name in fields:
                 value = node.value
                 if isinstance(value, Literal):
                     names.add(value.text)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import posixpath
 import signal
 import stat
 import threading
@@ -31,6 +30,7 @@ from pathlib import Path
 
 from yamori.sensor.containers import ContainerResolver, container_id_from_cgroup_name
 from yamori.sensor.interface import ContainerInfo, RawRecord
+from yamori.sensor.proctable import absolute_path
 
 __all__ = ["DriftGuard", "DriftPolicy", "exists_in_upper", "is_written_event"]
 
@@ -183,14 +183,12 @@ class DriftGuard:
     # -------------------------------------------------------------- verdicts
 
     def _absolute(self, path: str, pid: int, cwd: str | None) -> str:
-        if path.startswith("/"):
-            return posixpath.normpath(path)
-        if cwd is None:
+        if cwd is None and not path.startswith("/"):
             try:
                 cwd = os.readlink(self.proc / str(pid) / "cwd")
             except OSError:
-                cwd = "/"
-        return posixpath.normpath(posixpath.join(cwd, path))
+                cwd = None
+        return absolute_path(path, cwd)
 
     def is_drift(self, container_id: str, path: str, info: ContainerInfo | None) -> bool:
         """Written by the container since it started (upper layer or our own write events)."""

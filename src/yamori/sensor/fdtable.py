@@ -39,7 +39,7 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 
-from yamori.sensor.interface import FdInfo, RawRecord, SocketInfo
+from yamori.sensor.interface import OPEN_SYSCALLS, FdInfo, RawRecord, SocketInfo
 
 __all__ = [
     "AF_INET",
@@ -58,7 +58,6 @@ _SOCK_STREAM, _SOCK_DGRAM, _SOCK_RAW = 1, 2, 3
 _IPPROTO_ICMP, _IPPROTO_TCP, _IPPROTO_UDP, _IPPROTO_ICMPV6 = 1, 6, 17, 58
 _EINPROGRESS = 115
 _O_DIRECTORY, _O_TMPFILE = 0o200000, 0o20000000
-_OPENS = frozenset({"open", "openat", "openat2", "creat"})
 _NET_READ_LIMIT = 4 << 20
 
 _TYPECHARS = {
@@ -293,7 +292,7 @@ class FdTable:
         """Fold one syscall record in; ``path`` is an open's absolute path (the runner has the
         process's cwd)."""
         etype, res, pid = rec.evt_type, rec.res, rec.pid
-        if etype in _OPENS:
+        if etype in OPEN_SYSCALLS:
             if res >= 0 and path is not None:
                 flags = rec.args.get("flags")
                 is_dir = isinstance(flags, int) and flags & _O_DIRECTORY and not flags & _O_TMPFILE

@@ -48,6 +48,10 @@ class RecordKind:
     EXIT = "exit"  # sched_process_exit: a task ended
 
 
+OPEN_SYSCALLS = frozenset({"open", "openat", "openat2", "creat"})
+"""The syscalls that open a file by path (Falco's ``open*`` event types, ``creat`` included)."""
+
+
 @dataclass(slots=True)
 class RawRecord:
     """One decoded observation from the kernel.

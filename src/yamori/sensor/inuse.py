@@ -38,7 +38,6 @@ import contextlib
 import errno
 import json
 import os
-import posixpath
 import re
 import tempfile
 import time
@@ -49,6 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from yamori.sensor.interface import ContainerInfo, ProcessInfo, RawRecord
+from yamori.sensor.proctable import absolute_path
 
 __all__ = [
     "OPEN_TYPES",
@@ -226,7 +226,7 @@ class InUseRecorder:
             return
         path = rec.exepath or proc.exepath
         if path and "exepath" not in rec.truncated and not path.startswith(("/dev/", "/proc/")):
-            self._add(proc.container_id, _absolute(path, proc.cwd), rec.pid, always=True)
+            self._add(proc.container_id, absolute_path(path, proc.cwd), rec.pid, always=True)
         if len(self._maps) >= self.max_maps_queue:
             self.stats.maps_dropped += 1
         else:
@@ -248,7 +248,7 @@ class InUseRecorder:
             dirfd = rec.args.get("dirfd", _AT_FDCWD)
             if dirfd != _AT_FDCWD or proc.cwd is None:
                 return  # relative to a directory fd the sensor does not track
-        self._add(proc.container_id, _absolute(name, proc.cwd), rec.pid, always=False)
+        self._add(proc.container_id, absolute_path(name, proc.cwd), rec.pid, always=False)
 
     def _add(self, cid: str, path: str, pid: int, *, always: bool) -> None:
         if not always and not is_system_path(path):
@@ -436,9 +436,3 @@ def _runtime_helper(comm: str) -> bool:
     """runc's init (``runc:[2:INIT]``) runs in the container's cgroup but is the host's binary:
     its libraries are the host's, not the image's."""
     return comm.startswith("runc:")
-
-
-def _absolute(path: str, cwd: str | None) -> str:
-    if path.startswith("/"):
-        return posixpath.normpath(path)
-    return posixpath.normpath(posixpath.join(cwd or "/", path))

@@ -4,27 +4,28 @@ Why: opens are the busiest syscalls a rule set asks for (Falco's stable rules na
 and ``open_write``), and every event sent to user space costs a ``printf`` into the perf buffer,
 a JSON line and a Python rule evaluation — a process opening one file in a loop ran 3.9x slower
 under the sensor than alone. Most opens cannot match any rule: the rules constrain ``fd.name`` to
-a few prefixes (``/etc/``, the binary directories, log files …). This module computes, from the
-compiled rules, a *superset* of the opens any rule can match, as access modes x path prefixes;
-the bpftrace program drops every other open of a host process in the kernel (counted).
+a few prefixes (``/etc/``, log directories …) and basenames. This module computes, from the
+compiled rules, a *superset* of the opens any rule can match, as access modes x path prefixes,
+exact paths and suffixes; the bpftrace program drops every other open of a host process in the
+kernel (counted).
 
 Soundness (what the filter may never drop):
 
-- The analysis pushes ``not`` to the leaves and abstracts every leaf as a set of
-  ``PathAtom`` (access modes, prefix or exact path). ``and`` intersects, ``or`` unites; any
-  leaf it does not understand (``contains``, ``endswith``, regexes, negated path tests, other
-  fields) is "any open", so the result only ever grows. ``evt.type`` leaves that exclude every
-  open type are "no open" — that is how an ``execve`` branch of a rule drops out.
-- A rule with no ``evt.type`` restriction, or one whose analysis is "any open", disables the
-  filter for that access mode entirely.
+- The analysis (``fold_condition``) pushes ``not`` to the leaves and abstracts every leaf as a
+  set of ``PathAtom``; ``and`` intersects, ``or`` unites. A leaf it does not understand
+  (regexes, transformers, negated path tests, other fields) is "any open", so the result only
+  ever grows. ``evt.type`` leaves that exclude every open type are "no open" — that is how an
+  ``execve`` branch of a rule drops out. ``contains`` strings are kept in the analysis but not
+  tested in the kernel (the atom widens to its mode, prefix and suffix).
+- A rule that can match any open in any mode disables the filter.
 - ``fd.name`` is a *normalised* absolute path: relative paths (resolved in user space against
-  the process's cwd) and paths holding ``/.`` or ``//`` (which normalise to something else)
-  always pass, as does a path the kernel could not read.
+  the process's cwd), paths holding ``/.``, ``//`` or ``..`` (which may normalise to something
+  else), paths longer than the scan and paths the kernel could not read always pass.
 
 What else needs opens: drift tracking, packages in use and capture ring buffers — all only for
 container processes. Container opens that match no rule are not dropped but *coalesced*: the
-same thread opening the same path with the same flags again within a second is counted in the
-kernel and not sent (those consumers care about which files, not how often).
+same thread opening a path of the same hash in the same access mode again within a second is
+counted in the kernel and not sent (those consumers care about which files, not how often).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 
 from yamori.detect.compiler import CompiledRules, EvtTypes, field_values_of, fold_condition
 from yamori.detect.condition import Compare, ListValue, Literal, Node, Not
+from yamori.sensor.interface import OPEN_SYSCALLS
 
 __all__ = [
     "ALL_MODES",
@@ -45,7 +47,7 @@ __all__ = [
     "open_path_filter",
 ]
 
-OPEN_TYPES = frozenset({"open", "openat", "openat2", "creat"})
+OPEN_TYPES = OPEN_SYSCALLS
 
 # Access modes (``flags & O_ACCMODE``): 0 O_RDONLY, 1 O_WRONLY, 2 O_RDWR.
 ALL_MODES = frozenset({0, 1, 2})

@@ -28,6 +28,14 @@ __all__ = ["ENV_LIMIT", "ProcessTable", "read_environ", "read_proc_entry"]
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
+def absolute_path(path: str, cwd: str | None) -> str:
+    """``path`` normalised and, when relative, joined to ``cwd`` (``/`` when unknown): how the
+    sensor turns a syscall's path argument into Falco's ``fd.name``-style absolute path."""
+    if path.startswith("/"):
+        return posixpath.normpath(path)
+    return posixpath.normpath(posixpath.join(cwd or "/", path))
+
+
 def _read(path: Path) -> bytes | None:
     try:
         return path.read_bytes()

@@ -18,7 +18,6 @@ import contextlib
 import heapq
 import json
 import logging
-import posixpath
 import pwd
 import queue
 import threading
@@ -40,6 +39,7 @@ from yamori.sensor.dnsnames import DnsNames
 from yamori.sensor.drift import DriftGuard, is_written_event
 from yamori.sensor.fdtable import FdTable
 from yamori.sensor.interface import (
+    OPEN_SYSCALLS,
     CaptureBackend,
     ContainerInfo,
     FdInfo,
@@ -50,7 +50,7 @@ from yamori.sensor.interface import (
 )
 from yamori.sensor.inuse import OPEN_TYPES, InUseRecorder
 from yamori.sensor.metrics import EvalHistogram
-from yamori.sensor.proctable import ProcessTable, read_environ
+from yamori.sensor.proctable import ProcessTable, absolute_path, read_environ
 
 __all__ = [
     "CONTAINER_OUTPUT",
@@ -96,14 +96,7 @@ def _used_fields(compiled: CompiledRules) -> set[str]:
 
 def unfilled_fields(compiled: CompiledRules) -> list[str]:
     """Fields the loaded rules (conditions and outputs) name that the sensor never fills."""
-    used: set[str] = set()
-    for rule in compiled.rules:
-        if rule.source != "syscall":
-            continue
-        used |= referenced_names(rule.condition)[2]
-        used |= {p.name for p in rule.output.parts if isinstance(p, OutputField)}
-    missing = set(UNFILLED)
-    return sorted(used & missing)
+    return sorted(_used_fields(compiled) & set(UNFILLED))
 
 
 CONTAINER_OUTPUT = (
@@ -122,18 +115,11 @@ def append_container_output(compiled: CompiledRules, suffix: str = CONTAINER_OUT
             rule.output = OutputTemplate.parse(rule.output.text + suffix)
 
 
-def _absolute(path: str, proc: ProcessInfo) -> str:
-    """A record's path made absolute with the process's known cwd (no /proc read)."""
-    if path.startswith("/"):
-        return posixpath.normpath(path)
-    return posixpath.normpath(posixpath.join(proc.cwd or "/", path))
-
-
 # Syscalls the fd table follows (see fdtable); AT_FDCWD as the kernel side prints it (u32).
-_FD_TYPES = frozenset(
-    {"open", "openat", "openat2", "creat", "memfd_create", "socket", "connect", "accept", "accept4",
-     "bind", "listen", "sendto", "dup", "dup2", "dup3", "close"}
-)  # fmt: skip
+_FD_TYPES = OPEN_SYSCALLS | {
+    "memfd_create", "socket", "connect", "accept", "accept4", "bind", "listen", "sendto", "dup", "dup2",
+    "dup3", "close",
+}  # fmt: skip
 _AT_FDCWD_U32 = (1 << 32) - 100
 
 _PATH_ARGS = ("name", "path", "filename", "pathname", "linkpath", "newpath", "dir")
@@ -146,7 +132,7 @@ def _record_path(rec: RawRecord, proc: ProcessInfo) -> str | None:
     for name in _PATH_ARGS:
         value = rec.args.get(name)
         if isinstance(value, str) and value:
-            return value if value.startswith("/") or proc.cwd is None else _absolute(value, proc)
+            return value if value.startswith("/") or proc.cwd is None else absolute_path(value, proc.cwd)
     return None
 
 
@@ -443,7 +429,7 @@ class SensorRunner:
             if self.drift is not None and proc is not None and proc.container_id != "host":
                 written = is_written_event(rec)
                 if written is not None:
-                    self.drift.note_written(proc.container_id, _absolute(written, proc))
+                    self.drift.note_written(proc.container_id, absolute_path(written, proc.cwd))
             if self.inuse is not None and proc is not None and rec.evt_type in OPEN_TYPES:
                 self.inuse.on_open(rec, proc)
         recorder = self.recorder
@@ -469,12 +455,12 @@ class SensorRunner:
     def _track_fd(self, rec: RawRecord, proc: ProcessInfo | None) -> None:
         """Keep the fd table current (opens name files; socket calls name sockets)."""
         path = None
-        if (rec.evt_type in OPEN_TYPES or rec.evt_type == "creat") and rec.res >= 0:
+        if rec.evt_type in OPEN_SYSCALLS and rec.res >= 0:
             name = rec.args.get("name")
             if isinstance(name, str) and name:
                 dirfd = rec.args.get("dirfd", _AT_FDCWD_U32)
                 if name.startswith("/") or dirfd in (_AT_FDCWD_U32, -100):
-                    path = _absolute(name, proc) if proc is not None else name
+                    path = absolute_path(name, proc.cwd) if proc is not None else name
         self.context.fds.on_record(rec, path)
 
     def _maybe_capture(self, alert: Alert, proc: ProcessInfo) -> None:

@@ -15,6 +15,7 @@ from yamori.detect.condition.ast import (
     Or,
     ValRef,
     Value,
+    leaves,
     referenced_names,
 )
 from yamori.detect.condition.lexer import ConditionSyntaxError, quote_value
@@ -38,6 +39,7 @@ __all__ = [
     "Or",
     "ValRef",
     "Value",
+    "leaves",
     "parse_condition",
     "quote_value",
     "referenced_names",

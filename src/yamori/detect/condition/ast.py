@@ -8,6 +8,7 @@ never need deep recursion for it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "Or",
     "ValRef",
     "Value",
+    "leaves",
     "referenced_names",
 ]
 
@@ -134,17 +136,10 @@ class Or:
 Node = And | Or | Not | Compare | Exists | MacroRef
 
 
-def referenced_names(node: Node) -> tuple[set[str], set[str], set[str]]:
-    """Return ``(macros, lists, fields)`` named anywhere in ``node``.
-
-    The loader uses it to report unknown macros and fields and to order resolution. ``lists``
-    holds every bare name used as a list item or after ``in``: the candidates, since undefined
-    ones are literals. Fields include those inside ``val()``. Iterative, so a tree as deep as
-    the parser allows cannot overflow Python's stack.
-    """
-    macros: set[str] = set()
-    lists: set[str] = set()
-    fields: set[str] = set()
+def leaves(node: Node) -> Iterator[Compare | Exists | MacroRef]:
+    """Every comparison, ``exists`` and macro reference under ``node``, ``and``/``or``/``not``
+    looked through. Iterative, so a tree as deep as the parser allows cannot overflow Python's
+    stack."""
     stack: list[Node] = [node]
     while stack:
         cur = stack.pop()
@@ -152,7 +147,22 @@ def referenced_names(node: Node) -> tuple[set[str], set[str], set[str]]:
             stack.extend(cur.operands)
         elif isinstance(cur, Not):
             stack.append(cur.operand)
-        elif isinstance(cur, MacroRef):
+        else:
+            yield cur
+
+
+def referenced_names(node: Node) -> tuple[set[str], set[str], set[str]]:
+    """Return ``(macros, lists, fields)`` named anywhere in ``node``.
+
+    The loader uses it to report unknown macros and fields and to order resolution. ``lists``
+    holds every bare name used as a list item or after ``in``: the candidates, since undefined
+    ones are literals. Fields include those inside ``val()``.
+    """
+    macros: set[str] = set()
+    lists: set[str] = set()
+    fields: set[str] = set()
+    for cur in leaves(node):
+        if isinstance(cur, MacroRef):
             macros.add(cur.name)
         elif isinstance(cur, Exists):
             fields.add(cur.field.name)

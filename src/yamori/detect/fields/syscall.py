@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from yamori.detect.fields.interface import Either, Event, FieldClass, FieldInfo, FieldType, OneOf
+from yamori.sensor.interface import OPEN_SYSCALLS
 
 if TYPE_CHECKING:
     from yamori.sensor.interface import (
@@ -288,7 +289,6 @@ _PTRACE = {
     16: "PTRACE_ATTACH", 17: "PTRACE_DETACH", 0x4206: "PTRACE_SEIZE", 0x4207: "PTRACE_INTERRUPT",
 }  # fmt: skip
 _DOMAINS = {1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6", 16: "AF_NETLINK", 17: "AF_PACKET"}
-_OPENS = frozenset({"open", "openat", "openat2", "creat"})
 _SIGNED32 = frozenset({"fd", "dirfd", "olddir", "newdir", "olddirfd", "newdirfd", "linkdirfd", "pid"})
 AT_FDCWD = -100
 
@@ -384,7 +384,7 @@ class SyscallEvent(Event):
         return self.ctx.container(proc.container_id)
 
     def is_open(self) -> bool:
-        return self.rec.evt_type in _OPENS
+        return self.rec.evt_type in OPEN_SYSCALLS
 
     def open_path(self) -> str | None:
         """The opened path, absolute: relative paths joined to the dirfd's (cwd) directory."""
@@ -410,7 +410,7 @@ class SyscallEvent(Event):
     def arg_text(self, name: str) -> str | None:
         rec = self.rec
         if name in ("res", "fd") and name not in rec.args and rec.kind == "syscall":
-            return str(rec.res) if name == "res" or rec.evt_type in _OPENS else None
+            return str(rec.res) if name == "res" or rec.evt_type in OPEN_SYSCALLS else None
         if name == "res_or_fd":
             return str(rec.res)
         if rec.kind == "exec":
@@ -426,7 +426,7 @@ class SyscallEvent(Event):
             return value
         if name in _SIGNED32:
             value = _signed32(value)
-        if name == "flags" and rec.evt_type in _OPENS:
+        if name == "flags" and rec.evt_type in OPEN_SYSCALLS:
             return open_flags_text(value)
         if name == "mode" and rec.evt_type in ("chmod", "fchmod", "fchmodat", "open", "openat", "creat"):
             return _mode_text(value)
@@ -543,7 +543,7 @@ def _ctime_since_start(e: SyscallEvent, _a: str | None) -> int | None:
 
 def _fd_num(e: SyscallEvent, _a: str | None) -> int | None:
     rec = e.rec
-    if rec.evt_type in _OPENS or rec.evt_type in _CREATES_FD:
+    if rec.evt_type in OPEN_SYSCALLS or rec.evt_type in _CREATES_FD:
         return rec.res if rec.res >= 0 else -1
     fd = rec.args.get("oldfd" if rec.evt_type in ("dup2", "dup3") else "fd")
     return _signed32(fd) if isinstance(fd, int) else None

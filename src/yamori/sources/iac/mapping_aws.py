@@ -24,7 +24,6 @@ Defaults vs unknown is decided per attribute and documented in docs/iac.md.
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 from collections.abc import Callable, Iterator, Mapping
@@ -219,10 +218,6 @@ def _acl_protocol(value: Any) -> Any:
         return UNKNOWN
     text = str(value).lower()
     return _PROTOCOL_NUMBERS.get(text, text)
-
-
-def _b64(value: Any) -> Any:
-    return base64.b64encode(value.encode()).decode() if isinstance(value, str) else UNKNOWN
 
 
 # --- rules ----------------------------------------------------------------------------------
